@@ -1,0 +1,184 @@
+"""The `otbot` command line: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from otbot.knowledge import KnowledgeBase, KnowledgeError, configured_dir, load_knowledge
+from otbot.yamlfile import YamlError
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _load(args: argparse.Namespace) -> KnowledgeBase:
+    """The knowledge base named by --knowledge / OTBOT_KNOWLEDGE_DIR, or exit with its errors."""
+    folder = configured_dir(args.knowledge)
+    try:
+        return load_knowledge(folder)
+    except KnowledgeError as error:
+        print(f"otbot: the knowledge folder {folder} has errors; nothing was loaded:",
+              file=sys.stderr)
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        raise SystemExit(EXIT_PROBLEMS) from None
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Print the decision for one message."""
+    from otbot.matcher import Matcher
+    from otbot.report import describe_decision
+
+    kb = _load(args)
+    decision = Matcher(kb).decide(args.text)
+    if args.json:
+        print(json.dumps({
+            "kind": decision.kind, "topic": decision.topic,
+            "candidates": [c.topic for c in decision.candidates],
+            "score": round(decision.score, 4),
+        }))
+    else:
+        print(describe_decision(kb, decision))
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Measure the matcher on a labelled file."""
+    from otbot.evaluation import evaluate, read_items, sweep
+    from otbot.matcher import Matcher
+    from otbot.report import eval_json, eval_text
+
+    kb = _load(args)
+    try:
+        items = read_items(Path(args.file))
+    except YamlError as error:
+        print(f"otbot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    matcher = Matcher(kb)
+    report = evaluate(matcher, items)
+    if args.json:
+        print(json.dumps(eval_json(report), indent=1))
+    else:
+        print(eval_text(report, [] if args.no_sweep else sweep(matcher, report)))
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Talk to the bot in the terminal, no token or network needed."""
+    from otbot.conversation import Conversation
+    from otbot.terminal import run_chat
+
+    run_chat(Conversation(_load(args)), sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the Telegram bot."""
+    from otbot.config import ConfigError, from_env, setup_logging
+
+    try:
+        config = from_env()
+    except ConfigError as error:
+        print(f"otbot run: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.knowledge:
+        config = dataclasses.replace(config, knowledge_dir=args.knowledge)
+    _load(args)  # a broken knowledge folder is reported before anything connects
+    setup_logging(config)
+    from otbot.telegram_bot import run
+
+    run(config, args.webhook, args.listen, args.port)
+    return EXIT_OK
+
+
+def cmd_kb_check(args: argparse.Namespace) -> int:
+    """Validate the knowledge folder and report every problem as FILE:LINE: message."""
+    from otbot.checks import check_folder
+
+    folder = configured_dir(args.knowledge)
+    problems = check_folder(folder)
+    for problem in problems:
+        print(problem)
+    errors = sum(p.level == "error" for p in problems)
+    warnings = len(problems) - errors
+    print(f"{folder}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--knowledge", metavar="DIR",
+                        help="knowledge folder to use (default: $OTBOT_KNOWLEDGE_DIR, "
+                             "else the one shipped with otbot)")
+    parser = argparse.ArgumentParser(
+        prog="otbot",
+        description="A Telegram bot that answers parents' questions about occupational "
+                    "therapy for children, and the tools to maintain its knowledge base.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = sub.add_parser("chat", parents=[common], help="talk to the bot in this terminal",
+                          description="The whole conversation in the terminal: buttons are "
+                                      "numbered choices, /commands work as on Telegram. Needs "
+                                      "no token and no network.")
+    chat.set_defaults(run=cmd_chat)
+
+    run = sub.add_parser(
+        "run", parents=[common], help="run the Telegram bot",
+        description="Run the bot on Telegram: long polling by default, or a webhook behind "
+                    "HTTPS. Reads TELEGRAM_BOT_TOKEN (required), TELEGRAM_API_BASE_URL, "
+                    "OTBOT_DATA_DIR, OTBOT_KNOWLEDGE_DIR, OTBOT_ADMIN_IDS, OTBOT_LOG_LEVEL, "
+                    "OTBOT_LOG_MISSES, OTBOT_RETENTION_DAYS, OTBOT_MISSES_DAYS from the "
+                    "environment.")
+    run.add_argument("--webhook", metavar="URL",
+                     help="receive updates at this public HTTPS URL instead of polling")
+    run.add_argument("--listen", default="0.0.0.0",
+                     help="address the webhook server listens on (default 0.0.0.0)")
+    run.add_argument("--port", type=int, default=8443,
+                     help="port the webhook server listens on (default 8443)")
+    run.set_defaults(run=cmd_run)
+
+    ask = sub.add_parser("ask", parents=[common], help="show what the bot decides for a message",
+                         description="Show the decision (answer, clarify, fallback, urgent, "
+                                     "smalltalk) and the reply for one message.")
+    ask.add_argument("text", help="the message, as a parent would type it")
+    ask.add_argument("--json", action="store_true",
+                     help='print {"kind", "topic", "candidates", "score"} as JSON')
+    ask.set_defaults(run=cmd_ask)
+
+    ev = sub.add_parser("eval", parents=[common], help="measure matching on a labelled file",
+                        description="Decide every message of FILE (the format of eval/dev.yaml) "
+                                    "and print the metrics, every miss and a threshold sweep.")
+    ev.add_argument("file", help="a YAML file with items: [{q: ..., expect: ...}]")
+    ev.add_argument("--json", action="store_true", help="print items and summary as JSON")
+    ev.add_argument("--no-sweep", action="store_true", help="leave out the threshold sweep")
+    ev.set_defaults(run=cmd_eval)
+
+    kb = sub.add_parser("kb", help="check or import knowledge-base files",
+                        description="Work on the knowledge folder.")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
+    check = kb_sub.add_parser("check", parents=[common], help="validate the knowledge folder",
+                              description="Report every problem as FILE:LINE: message; exit "
+                                          "non-zero if any is an error.")
+    check.set_defaults(run=cmd_kb_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

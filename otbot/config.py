@@ -1,0 +1,124 @@
+"""Settings from the environment, checked once at start-up with messages a person can act on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything `otbot run` needs to know."""
+
+    token: str
+    base_url: str = DEFAULT_BASE_URL
+    data_dir: Path = Path("data")
+    knowledge_dir: str | None = None
+    admin_ids: frozenset[int] = frozenset()
+    log_level: str = "INFO"
+    log_misses: bool = True
+    retention_days: int = 30
+    misses_days: int = 90
+
+    @property
+    def knowledge_path(self) -> Path:
+        """The knowledge folder to serve."""
+        from otbot.knowledge import configured_dir
+
+        return configured_dir(self.knowledge_dir)
+
+    def __repr__(self) -> str:
+        # The token must never reach a log or a traceback through a repr.
+        return f"Config(data_dir={self.data_dir!s}, admins={len(self.admin_ids)})"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of days, 1 or more (got {raw!r})")
+    return int(raw)
+
+
+def _admins(raw: str) -> frozenset[int]:
+    ids = [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+    bad = [part for part in ids if not part.lstrip("-").isdigit()]
+    if bad:
+        raise ConfigError("OTBOT_ADMIN_IDS must be Telegram user ids separated by commas "
+                          f"(not {', '.join(map(repr, bad))})")
+    return frozenset(int(part) for part in ids)
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Config:
+    """Read the configuration; raise ConfigError with a fix-it message when it is wrong."""
+    env = os.environ if env is None else env
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set. Get a token from @BotFather and run "
+                          "TELEGRAM_BOT_TOKEN=... otbot run (or try `otbot chat`, which needs none)")
+    if not TOKEN_PATTERN.match(token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token "
+                          "(digits, a colon, then letters, digits, - and _); check for quotes or "
+                          "spaces")
+    level = env.get("OTBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in logging.getLevelNamesMapping():
+        raise ConfigError(f"OTBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {level!r})")
+    base_url = env.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_BASE_URL
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError("TELEGRAM_API_BASE_URL must start with http:// or https://")
+    return Config(
+        token=token,
+        base_url=base_url,
+        data_dir=Path(env.get("OTBOT_DATA_DIR", "").strip() or "data"),
+        knowledge_dir=env.get("OTBOT_KNOWLEDGE_DIR", "").strip() or None,
+        admin_ids=_admins(env.get("OTBOT_ADMIN_IDS", "")),
+        log_level=level,
+        log_misses=env.get("OTBOT_LOG_MISSES", "1").strip() not in {"0", "false", "no", "off"},
+        retention_days=_int(env, "OTBOT_RETENTION_DAYS", 30),
+        misses_days=_int(env, "OTBOT_MISSES_DAYS", 90),
+    )
+
+
+class RedactToken(logging.Filter):
+    """Replaces the token in every log record: httpx logs request URLs that contain it."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with the token masked."""
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, "<token>")
+            record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = logging.Formatter().formatException(record.exc_info).replace(
+                self.token, "<token>")
+            record.exc_info = None
+        return True
+
+
+def setup_logging(config: Config) -> None:
+    """Log to stderr at the configured level, never the token, never httpx's URLs."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactToken(config.token))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.log_level)
+    # httpx logs every request URL at INFO, and the URL holds the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -1,0 +1,58 @@
+"""What the conversation says back: transport-free replies with buttons and attachments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from otbot.markup import MAX_BUTTON_TEXT
+
+
+def _label(text: str) -> str:
+    """A button label that fits: Telegram clients cut long labels mid-word."""
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_BUTTON_TEXT else text[: MAX_BUTTON_TEXT - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button: pressing it sends `data` back to the conversation (or shares `share`)."""
+
+    label: str
+    data: str = ""
+    share: str | None = None  # a query to share in another chat (Telegram inline mode)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", _label(self.label))
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file to send, such as the summary for the pediatrician."""
+
+    filename: str
+    content: bytes
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message: Telegram-HTML text, button rows; `edit` replaces the message pressed."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    edit: bool = False
+    document: Document | None = None
+    notice: str = ""  # a short toast for the button press (answerCallbackQuery text)
+
+
+@dataclass
+class Turn:
+    """The outcome of one event: the replies, and side effects for the adapter's store."""
+
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[tuple[str, str]] = field(default_factory=list)  # (kind, value), e.g. ("vote", ...)
+
+
+def rows(buttons: list[Button], per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
+    """Buttons laid out `per_row` to a row."""
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))

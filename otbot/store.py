@@ -1,0 +1,164 @@
+"""Where conversations live between messages: SQLite behind a narrow interface.
+
+Everything one event changes (the parent's state, counts, an unanswered question, the
+update's id) is written in one transaction before any reply goes out, so `kill -9` at
+any moment loses nothing that was answered, and a re-delivered update is not handled twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from otbot.text import normalize
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chats (
+    chat_id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS handled (
+    update_id INTEGER PRIMARY KEY,
+    day TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS topic_counts (
+    topic TEXT PRIMARY KEY,
+    answered INTEGER NOT NULL DEFAULT 0,
+    helpful INTEGER NOT NULL DEFAULT 0,
+    unhelpful INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS misses (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    day TEXT NOT NULL
+);
+"""
+# Telegram keeps undelivered updates for 24 hours; remembering handled ids longer is useless.
+HANDLED_DAYS = 2
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long each kind of data is kept."""
+
+    chat_days: int = 30
+    misses_days: int = 90
+    log_misses: bool = True
+
+
+class Store(Protocol):
+    """What the bot needs from storage; a second backend implements the same."""
+
+    def load(self, chat_id: int) -> dict[str, Any]: ...
+    def was_handled(self, update_id: int) -> bool: ...
+    def commit(self, chat_id: int, state: dict[str, Any], effects: Iterable[tuple[str, str]],
+               update_id: int | None, now: dt.datetime) -> None: ...
+    def purge(self, now: dt.datetime) -> None: ...
+    def topic_counts(self) -> dict[str, tuple[int, int, int]]: ...
+    def misses(self) -> list[tuple[str, str]]: ...
+    def close(self) -> None: ...
+
+
+class SqliteStore:
+    """The default store: one SQLite file in the data folder."""
+
+    def __init__(self, path: Path, retention: Retention | None = None) -> None:
+        self.retention = retention or Retention()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # WAL + NORMAL survives a killed process (only power loss can drop the last commit),
+        # at a fraction of the cost of a full sync per message.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA secure_delete=ON")  # deleted health data is overwritten
+        self._db.executescript(SCHEMA)
+
+    def load(self, chat_id: int) -> dict[str, Any]:
+        """The chat's state, or an empty one."""
+        row = self._db.execute("SELECT state FROM chats WHERE chat_id = ?", (chat_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def was_handled(self, update_id: int) -> bool:
+        """True if this update was already handled (Telegram re-sends after a crash)."""
+        return self._db.execute("SELECT 1 FROM handled WHERE update_id = ?",
+                                (update_id,)).fetchone() is not None
+
+    def commit(self, chat_id: int, state: dict[str, Any], effects: Iterable[tuple[str, str]],
+               update_id: int | None, now: dt.datetime) -> None:
+        """Write everything one event changed, atomically."""
+        day = now.date().isoformat()
+        with self._transaction():
+            forget = False
+            for kind, value in effects:
+                forget |= kind == "forget"
+                self._effect(kind, value, day)
+            if forget or not state:
+                self._db.execute("DELETE FROM chats WHERE chat_id = ?", (chat_id,))
+            else:
+                self._db.execute(
+                    "INSERT INTO chats (chat_id, state, updated) VALUES (?, ?, ?) "
+                    "ON CONFLICT (chat_id) DO UPDATE SET state = excluded.state, "
+                    "updated = excluded.updated",
+                    (chat_id, json.dumps(state, separators=(",", ":")), now.isoformat()))
+            if update_id is not None:
+                self._db.execute("INSERT OR IGNORE INTO handled (update_id, day) VALUES (?, ?)",
+                                 (update_id, day))
+
+    def _effect(self, kind: str, value: str, day: str) -> None:
+        if kind == "answered":
+            self._count(value, "answered")
+        elif kind == "vote":
+            topic, _, vote = value.partition(":")
+            self._count(topic, "helpful" if vote == "y" else "unhelpful")
+        elif kind == "miss" and self.retention.log_misses:
+            text = normalize(value)[:500]
+            if text:
+                self._db.execute("INSERT INTO misses (text, day) VALUES (?, ?)", (text, day))
+
+    def _count(self, topic: str, column: str) -> None:
+        # The column name comes from _effect's fixed set, never from input.
+        self._db.execute(
+            f"INSERT INTO topic_counts (topic, {column}) VALUES (?, 1) "
+            f"ON CONFLICT (topic) DO UPDATE SET {column} = {column} + 1", (topic,))
+
+    def purge(self, now: dt.datetime) -> None:
+        """Delete what has been kept long enough."""
+        r = self.retention
+        with self._transaction():
+            self._db.execute("DELETE FROM chats WHERE updated < ?",
+                             ((now - dt.timedelta(days=r.chat_days)).isoformat(),))
+            self._db.execute("DELETE FROM misses WHERE day < ?",
+                             ((now - dt.timedelta(days=r.misses_days)).date().isoformat(),))
+            self._db.execute("DELETE FROM handled WHERE day < ?",
+                             ((now - dt.timedelta(days=HANDLED_DAYS)).date().isoformat(),))
+
+    def topic_counts(self) -> dict[str, tuple[int, int, int]]:
+        """Per topic: answers given, helpful votes, unhelpful votes."""
+        return {t: (a, h, u) for t, a, h, u in self._db.execute(
+            "SELECT topic, answered, helpful, unhelpful FROM topic_counts ORDER BY topic")}
+
+    def misses(self) -> list[tuple[str, str]]:
+        """Unanswered questions (normalised text, day), oldest first."""
+        return list(self._db.execute("SELECT text, day FROM misses ORDER BY id"))
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
