@@ -560,5 +560,6 @@ def _topic_buttons(flagged: list[Area], tier: Tier, band: Band | None) -> list[B
     links += [(link.topic, link.label) for link in (*tier.links, *(band.links if band else ()))]
     labels: dict[str, str] = {}
     for topic, label in links:
-        labels.setdefault(topic, label)
+        if topic:  # empty: a borrowed screen's link this knowledge base cannot answer
+            labels.setdefault(topic, label)
     return [Button(visible_text(label), encode("a", topic)) for topic, label in labels.items()]

@@ -359,16 +359,21 @@ def read_screen(reader: _Reader, entries: Mapping[str, Any]) -> Screen | None:
     data, path = _mapping_file(reader, FILE)
     if data is UNREADABLE:
         return None
-    return _ScreenReader(reader, path, entries).screen(data)
+    # The shipped screen links to the shipped FAQ topics; a folder without a screen of its
+    # own borrows it, dropping the links its own entries cannot answer.
+    own = (reader.folder / FILE).exists()
+    return _ScreenReader(reader, path, entries, strict_topics=own).screen(data)
 
 
 class _ScreenReader:
     """Turns screen.yaml data into a Screen, reporting each problem at its line."""
 
-    def __init__(self, reader: _Reader, path: str, entries: Mapping[str, Any]) -> None:
+    def __init__(self, reader: _Reader, path: str, entries: Mapping[str, Any], *,
+                 strict_topics: bool = True) -> None:
         self.reader = reader
         self.path = path
         self.entries = entries
+        self.strict_topics = strict_topics
 
     def error(self, line: int, message: str) -> None:
         """Record an error in screen.yaml."""
@@ -536,9 +541,11 @@ class _ScreenReader:
         return tuple(links)
 
     def topic(self, data: MarkedDict) -> str:
-        """An FAQ topic id that exists."""
+        """An FAQ topic id that exists ("" for a borrowed screen's link to a missing one)."""
         topic = self.reader.text(data, "topic", self.path)
         if topic and topic not in self.entries:
+            if not self.strict_topics:
+                return ""
             self.error(data.line_of("topic"), f"unknown FAQ topic '{topic}'")
             return ""
         return topic
