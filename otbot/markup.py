@@ -6,6 +6,7 @@ import html
 from html.parser import HTMLParser
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units of the visible text
+MAX_CAPTION = 1024
 MAX_CALLBACK_ANSWER = 200
 MAX_BUTTON_TEXT = 64  # longer labels are cut by Telegram clients anyway
 

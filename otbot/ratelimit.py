@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BURST = 10  # messages a parent may send at once (pasting several questions is normal)
-PER_SECOND = 0.5  # sustained rate after the burst: a person types slower than this
+PER_SECOND = 1.0  # sustained rate after the burst: a person types slower than this
+# Buttons are tapped much faster than questions are typed (a checklist is 20 taps).
+BUTTON_BURST = 30
+BUTTON_PER_SECOND = 5.0
 IDLE_FORGET = 600.0  # seconds after which a quiet parent's bucket is dropped
 
 

@@ -31,12 +31,14 @@ class Document:
 
     filename: str
     content: bytes
-    caption: str = ""
 
 
 @dataclass(frozen=True)
 class Reply:
-    """One message: Telegram-HTML text, button rows; `edit` replaces the message pressed."""
+    """One message: Telegram-HTML text, button rows; `edit` replaces the message pressed.
+
+    With a document, the text is the document's caption (at most 1,024 characters).
+    """
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()

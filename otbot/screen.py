@@ -544,7 +544,7 @@ class ScreenFlow:
         lines = summary_lines(self.screen, answers, self.screen.evaluate(answers), day)
         caption = self.screen.summary_text("file_caption")
         return [*_messages(summary_html(lines), (), edit=False),
-                Reply(caption, document=summary_document(lines, day, caption))]
+                Reply(caption, document=summary_document(lines, day))]
 
 
 def _messages(text: str, buttons: tuple[tuple[Button, ...], ...], edit: bool) -> list[Reply]:

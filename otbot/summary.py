@@ -98,13 +98,13 @@ def summary_text(lines: list[Line]) -> str:
                      for line in lines) + "\n"
 
 
-def summary_document(lines: list[Line], day: dt.date, caption: str) -> Document:
+def summary_document(lines: list[Line], day: dt.date) -> Document:
     """The summary as a PDF, or as a .txt file where fpdf2 is not installed."""
     name = f"ot-checklist-{day.isoformat()}"
     pdf = _pdf(lines)
     if pdf is None:
-        return Document(f"{name}.txt", summary_text(lines).encode("utf-8"), caption)
-    return Document(f"{name}.pdf", pdf, caption)
+        return Document(f"{name}.txt", summary_text(lines).encode("utf-8"))
+    return Document(f"{name}.pdf", pdf)
 
 
 def _pdf(lines: list[Line]) -> bytes | None:

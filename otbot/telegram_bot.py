@@ -43,8 +43,15 @@ from telegram.ext import (
 from otbot.config import Config
 from otbot.conversation import COMMANDS, Conversation, Event, Settings, parse_command
 from otbot.knowledge import KnowledgeError, load_knowledge
-from otbot.markup import MAX_CALLBACK_ANSWER, MAX_MESSAGE, escape, split_message, utf16_length
-from otbot.ratelimit import RateLimiter
+from otbot.markup import (
+    MAX_CALLBACK_ANSWER,
+    MAX_CAPTION,
+    MAX_MESSAGE,
+    escape,
+    split_message,
+    utf16_length,
+)
+from otbot.ratelimit import BUTTON_BURST, BUTTON_PER_SECOND, RateLimiter
 from otbot.replies import Button, Reply
 from otbot.stats import stats_text
 from otbot.store import Retention, SqliteStore, Store
@@ -84,7 +91,8 @@ class Runtime:
         self.config = config
         self.conversation = conversation
         self.store = store
-        self.limiter = RateLimiter()
+        self.limiters = {"text": RateLimiter(),
+                         "button": RateLimiter(BUTTON_BURST, BUTTON_PER_SECOND)}
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
@@ -106,7 +114,8 @@ class Runtime:
         async with self.chat_lock(source.chat_id):
             if self.store.was_handled(source.update_id):
                 return ""  # Telegram re-sent an update we answered before a crash
-            verdict = self.limiter.check(source.user_id, event.now.timestamp())
+            limiter = self.limiters["button" if event.kind == "button" else "text"]
+            verdict = limiter.check(source.user_id, event.now.timestamp())
             if verdict != "ok":
                 self.store.commit(source.chat_id, self.store.load(source.chat_id), (),
                                   source.update_id, event.now)
@@ -174,14 +183,15 @@ def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | 
 
 async def send_reply(bot: Any, source: Source, reply: Reply) -> None:
     """Send one reply: edit the pressed message where asked and possible, else new messages."""
+    if reply.document is not None:
+        await _send_document(bot, source.chat_id, reply)
+        return
     markup = keyboard(reply.buttons)
-    fits = utf16_length(reply.text) <= MAX_MESSAGE
-    if reply.edit and source.message_id is not None and fits:
+    if reply.edit and source.message_id is not None and utf16_length(reply.text) <= MAX_MESSAGE:
         try:
             await deliver(lambda: bot.edit_message_text(
                 reply.text, chat_id=source.chat_id, message_id=source.message_id,
                 parse_mode=ParseMode.HTML, reply_markup=markup))
-            await _send_document(bot, source.chat_id, reply)
             return
         except BadRequest as error:
             if "not modified" in str(error).lower():
@@ -193,16 +203,15 @@ async def send_reply(bot: Any, source: Source, reply: Reply) -> None:
         await deliver(lambda chunk=chunk, last=last: bot.send_message(
             source.chat_id, chunk, parse_mode=ParseMode.HTML,
             reply_markup=markup if last else None))
-    await _send_document(bot, source.chat_id, reply)
 
 
 async def _send_document(bot: Any, chat_id: int, reply: Reply) -> None:
     document = reply.document
-    if document is None:
-        return
+    assert document is not None
+    caption = reply.text if utf16_length(reply.text) <= MAX_CAPTION else None
     await deliver(lambda: bot.send_document(
         chat_id, InputFile(io.BytesIO(document.content), filename=document.filename),
-        caption=document.caption or None, parse_mode=ParseMode.HTML))
+        caption=caption, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply.buttons)))
 
 
 def _runtime(context: ContextTypes.DEFAULT_TYPE) -> Runtime:

@@ -545,7 +545,7 @@ def test_the_summary_for_the_doctor(flow: ScreenFlow) -> None:
     assert "Self-care: worth discussing" in areas and "Gross motor" not in areas
     assert "hearing" in text.split("Questions to ask")[1]
     assert "not a diagnosis" in text.splitlines()[-1]
-    assert file.document is not None and file.document.caption
+    assert file.document is not None and file.text
     assert file.document.filename == "ot-checklist-2026-03-01.pdf"
     pdf = file.document.content
     assert pdf.startswith(b"%PDF")
