@@ -67,7 +67,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
     token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set. Get a token from @BotFather and run "
-                          "TELEGRAM_BOT_TOKEN=... otbot run (or try `otbot chat`, which needs none)")
+                          "TELEGRAM_BOT_TOKEN=... otbot run (or try `otbot chat`, which "
+                          "needs none)")
     if not TOKEN_PATTERN.match(token):
         raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token "
                           "(digits, a colon, then letters, digits, - and _); check for quotes or "

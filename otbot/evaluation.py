@@ -46,7 +46,8 @@ class Outcome:
     @property
     def top1(self) -> bool:
         """The best-scoring topic is an expected one."""
-        return bool(self.decision.candidates) and self.decision.candidates[0].topic in self.item.expect
+        candidates = self.decision.candidates
+        return bool(candidates) and candidates[0].topic in self.item.expect
 
     @property
     def top3(self) -> bool:
@@ -79,7 +80,7 @@ def read_items(path: Path) -> list[Item]:
             raise YamlError(Problem(str(path), line, "each item needs a text 'q'"))
         expect = raw.get("expect")
         expect = [expect] if isinstance(expect, str) else expect
-        if not isinstance(expect, list) or not expect or not all(isinstance(e, str) for e in expect):
+        if not (isinstance(expect, list) and expect and all(isinstance(e, str) for e in expect)):
             raise YamlError(Problem(str(path), line, "'expect' must be an id or a list of ids"))
         result.append(Item(raw["q"], tuple(expect), line))
     return result

@@ -231,7 +231,8 @@ def _closest(word: str, choices: set[str]) -> str | None:
 def _entry(reader: _Reader, data: Any, path: str, theme: str) -> Entry | None:
     if not isinstance(data, MarkedDict):
         line = getattr(data, "line", 1)
-        reader.error(path, line, "each entry must be a mapping with id, question, alternates, answer")
+        reader.error(path, line,
+                     "each entry must be a mapping with id, question, alternates, answer")
         return None
     reader.fields(data, ENTRY_FIELDS, path, "an entry")
     entry_id = data.get("id")

@@ -88,7 +88,8 @@ def html_problems(text: str) -> list[str]:
     if not visible.strip():
         problems.append("the text shows nothing")
     elif utf16_length(visible) > MAX_MESSAGE:
-        problems.append(f"the text is {utf16_length(visible)} characters, over Telegram's {MAX_MESSAGE}")
+        problems.append(f"the text is {utf16_length(visible)} characters, "
+                        f"over Telegram's {MAX_MESSAGE}")
     return problems
 
 

@@ -134,7 +134,7 @@ class Matcher:
                        round(domain, 4))
 
     def _fuzzy(self, query: str, pool: list[int]) -> dict[int, float]:
-        """Best whole-string similarity (0..1) between the query and each pooled entry's wordings."""
+        """Best whole-string similarity (0..1) of the query to each pooled entry's wordings."""
         indices = [s for i in pool for s in self._by_owner[i]]
         if not indices:
             return {}
@@ -169,10 +169,7 @@ def rechoose(decision: Decision, thresholds: Thresholds) -> Decision:
 
 def _top_indices(scores: np.ndarray, k: int) -> list[int]:
     """Indices of the k highest scores, in descending order, zero scores excluded."""
-    if len(scores) > k:
-        part = np.argpartition(-scores, k)[:k]
-    else:
-        part = np.arange(len(scores))
+    part = np.argpartition(-scores, k)[:k] if len(scores) > k else np.arange(len(scores))
     part = part[scores[part] > 0]
     return [int(i) for i in part[np.argsort(-scores[part], kind="stable")]]
 

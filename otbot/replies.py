@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from otbot.markup import MAX_BUTTON_TEXT
 
@@ -47,12 +50,38 @@ class Reply:
     notice: str = ""  # a short toast for the button press (answerCallbackQuery text)
 
 
+def dump(reply: Reply, message_id: int | None) -> str:
+    """A reply (and the message it may edit) as JSON, kept in the outbox until it is sent."""
+    data: dict[str, Any] = {
+        "text": reply.text, "edit": reply.edit, "notice": reply.notice, "message": message_id,
+        "buttons": [[[b.label, b.data, b.share] for b in row] for row in reply.buttons],
+    }
+    if reply.document is not None:
+        data["document"] = [reply.document.filename,
+                            base64.b64encode(reply.document.content).decode("ascii")]
+    return json.dumps(data, separators=(",", ":"))
+
+
+def load(payload: str) -> tuple[Reply, int | None]:
+    """The reply and message id `dump` wrote."""
+    data = json.loads(payload)
+    document = data.get("document")
+    return Reply(
+        data["text"],
+        tuple(tuple(Button(label, button_data, share) for label, button_data, share in row)
+              for row in data["buttons"]),
+        edit=data["edit"], notice=data["notice"],
+        document=Document(document[0], base64.b64decode(document[1])) if document else None,
+    ), data["message"]
+
+
 @dataclass
 class Turn:
     """The outcome of one event: the replies, and side effects for the adapter's store."""
 
     replies: list[Reply] = field(default_factory=list)
-    effects: list[tuple[str, str]] = field(default_factory=list)  # (kind, value), e.g. ("vote", ...)
+    # (kind, value): ("answered", topic), ("vote", "topic:y"), ("miss", text), ("forget", "")
+    effects: list[tuple[str, str]] = field(default_factory=list)
 
 
 def rows(buttons: list[Button], per_row: int = 1) -> tuple[tuple[Button, ...], ...]:

@@ -1,8 +1,9 @@
 """Where conversations live between messages: SQLite behind a narrow interface.
 
 Everything one event changes (the parent's state, counts, an unanswered question, the
-update's id) is written in one transaction before any reply goes out, so `kill -9` at
-any moment loses nothing that was answered, and a re-delivered update is not handled twice.
+update's id, and the replies still to send) is written in one transaction before any reply
+goes out. So `kill -9` at any moment loses nothing: a re-delivered update is not handled
+twice, and replies that were not yet sent are sent after the restart (the outbox).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,11 @@ CREATE TABLE IF NOT EXISTS topic_counts (
     answered INTEGER NOT NULL DEFAULT 0,
     helpful INTEGER NOT NULL DEFAULT 0,
     unhelpful INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    chat_id INTEGER NOT NULL,
+    reply TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS misses (
     id INTEGER PRIMARY KEY,
@@ -58,8 +64,11 @@ class Store(Protocol):
 
     def load(self, chat_id: int) -> dict[str, Any]: ...
     def was_handled(self, update_id: int) -> bool: ...
-    def commit(self, chat_id: int, state: dict[str, Any], effects: Iterable[tuple[str, str]],
-               update_id: int | None, now: dt.datetime) -> None: ...
+    def commit(self, chat_id: int, state: dict[str, Any] | None,
+               effects: Iterable[tuple[str, str]], update_id: int | None, now: dt.datetime,
+               outbox: Sequence[str] = ()) -> list[int]: ...
+    def pending(self, chat_id: int | None = None) -> list[tuple[int, int, str]]: ...
+    def delivered(self, outbox_id: int) -> None: ...
     def purge(self, now: dt.datetime) -> None: ...
     def topic_counts(self) -> dict[str, tuple[int, int, int]]: ...
     def misses(self) -> list[tuple[str, str]]: ...
@@ -90,16 +99,24 @@ class SqliteStore:
         return self._db.execute("SELECT 1 FROM handled WHERE update_id = ?",
                                 (update_id,)).fetchone() is not None
 
-    def commit(self, chat_id: int, state: dict[str, Any], effects: Iterable[tuple[str, str]],
-               update_id: int | None, now: dt.datetime) -> None:
-        """Write everything one event changed, atomically."""
+    def commit(self, chat_id: int, state: dict[str, Any] | None,
+               effects: Iterable[tuple[str, str]], update_id: int | None, now: dt.datetime,
+               outbox: Sequence[str] = ()) -> list[int]:
+        """Write everything one event changed, atomically; return the outbox rows' ids.
+
+        `state` None leaves the chat's state as it is; an empty one deletes it.
+        """
         day = now.date().isoformat()
         with self._transaction():
             forget = False
             for kind, value in effects:
                 forget |= kind == "forget"
                 self._effect(kind, value, day)
-            if forget or not state:
+            if forget:
+                self._db.execute("DELETE FROM outbox WHERE chat_id = ?", (chat_id,))
+            if state is None:
+                pass
+            elif forget or not state:
                 self._db.execute("DELETE FROM chats WHERE chat_id = ?", (chat_id,))
             else:
                 self._db.execute(
@@ -110,6 +127,19 @@ class SqliteStore:
             if update_id is not None:
                 self._db.execute("INSERT OR IGNORE INTO handled (update_id, day) VALUES (?, ?)",
                                  (update_id, day))
+            return [self._db.execute("INSERT INTO outbox (chat_id, reply) VALUES (?, ?)",
+                                     (chat_id, payload)).lastrowid or 0 for payload in outbox]
+
+    def pending(self, chat_id: int | None = None) -> list[tuple[int, int, str]]:
+        """Replies committed but not yet sent (of one chat, or all): (id, chat, payload)."""
+        if chat_id is None:
+            return list(self._db.execute("SELECT id, chat_id, reply FROM outbox ORDER BY id"))
+        return list(self._db.execute(
+            "SELECT id, chat_id, reply FROM outbox WHERE chat_id = ? ORDER BY id", (chat_id,)))
+
+    def delivered(self, outbox_id: int) -> None:
+        """A reply went out (or can never go out): forget it."""
+        self._db.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
 
     def _effect(self, kind: str, value: str, day: str) -> None:
         if kind == "answered":

@@ -40,6 +40,7 @@ from telegram.ext import (
     filters,
 )
 
+from otbot import replies
 from otbot.config import Config
 from otbot.conversation import COMMANDS, Conversation, Event, Settings, parse_command
 from otbot.knowledge import KnowledgeError, load_knowledge
@@ -52,7 +53,7 @@ from otbot.markup import (
     utf16_length,
 )
 from otbot.ratelimit import BUTTON_BURST, BUTTON_PER_SECOND, RateLimiter
-from otbot.replies import Button, Reply
+from otbot.replies import Button, Reply, Turn
 from otbot.stats import stats_text
 from otbot.store import Retention, SqliteStore, Store
 
@@ -116,20 +117,36 @@ class Runtime:
                 return ""  # Telegram re-sent an update we answered before a crash
             limiter = self.limiters["button" if event.kind == "button" else "text"]
             verdict = limiter.check(source.user_id, event.now.timestamp())
-            if verdict != "ok":
-                self.store.commit(source.chat_id, self.store.load(source.chat_id), (),
-                                  source.update_id, event.now)
-                if verdict == "notify":
-                    await deliver(lambda: bot.send_message(
-                        source.chat_id, self.conversation.kb.message("rate_limited"),
-                        parse_mode=ParseMode.HTML))
-                return ""
-            state = self.store.load(source.chat_id)
-            turn, state = self.conversation.handle(event, state)
-            self.store.commit(source.chat_id, state, turn.effects, source.update_id, event.now)
-            for reply in turn.replies:
-                await send_reply(bot, source, reply)
+            if verdict == "ok":
+                turn, state = self.conversation.handle(event, self.store.load(source.chat_id))
+            else:  # too fast: one notice, then silence until the parent slows down
+                notice = Reply(self.conversation.kb.message("rate_limited"))
+                turn, state = Turn([notice] if verdict == "notify" else []), None
+            self.store.commit(source.chat_id, state, turn.effects, source.update_id, event.now,
+                              [replies.dump(r, source.message_id) for r in turn.replies])
+            await self._send_pending(bot, source.chat_id)
             return next((r.notice for r in turn.replies if r.notice), "")
+
+    async def _send_pending(self, bot: Any, chat_id: int | None) -> None:
+        """Send the outbox (of one chat, or all), oldest first; a sent reply leaves it.
+
+        A reply that Telegram rejects for good is dropped; one that could not be delivered
+        (network down) stays, and goes out before the chat's next reply or at start-up.
+        """
+        for outbox_id, chat, payload in self.store.pending(chat_id):
+            reply, message_id = replies.load(payload)
+            try:
+                await send_reply(bot, chat, message_id, reply)
+            except BadRequest as error:
+                log.error("Telegram rejected a reply (%s); dropped", error)
+            self.store.delivered(outbox_id)
+
+    async def flush_outbox(self, bot: Any) -> None:
+        """At start-up: send what was committed but not sent before a crash."""
+        try:
+            await self._send_pending(bot, None)
+        except TelegramError as error:  # still unreachable: the next reply retries
+            log.warning("could not send the outbox yet (%s)", type(error).__name__)
 
     async def reload(self) -> tuple[bool, str]:
         """Re-read the knowledge folder; keep the running one if the new one has errors."""
@@ -181,16 +198,16 @@ def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | 
     ])
 
 
-async def send_reply(bot: Any, source: Source, reply: Reply) -> None:
+async def send_reply(bot: Any, chat_id: int, message_id: int | None, reply: Reply) -> None:
     """Send one reply: edit the pressed message where asked and possible, else new messages."""
     if reply.document is not None:
-        await _send_document(bot, source.chat_id, reply)
+        await _send_document(bot, chat_id, reply)
         return
     markup = keyboard(reply.buttons)
-    if reply.edit and source.message_id is not None and utf16_length(reply.text) <= MAX_MESSAGE:
+    if reply.edit and message_id is not None and utf16_length(reply.text) <= MAX_MESSAGE:
         try:
             await deliver(lambda: bot.edit_message_text(
-                reply.text, chat_id=source.chat_id, message_id=source.message_id,
+                reply.text, chat_id=chat_id, message_id=message_id,
                 parse_mode=ParseMode.HTML, reply_markup=markup))
             return
         except BadRequest as error:
@@ -201,7 +218,7 @@ async def send_reply(bot: Any, source: Source, reply: Reply) -> None:
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
         await deliver(lambda chunk=chunk, last=last: bot.send_message(
-            source.chat_id, chunk, parse_mode=ParseMode.HTML,
+            chat_id, chunk, parse_mode=ParseMode.HTML,
             reply_markup=markup if last else None))
 
 
@@ -267,7 +284,7 @@ async def _admin(runtime: Runtime, context: ContextTypes.DEFAULT_TYPE, source: S
         _, text = await runtime.reload()
     else:
         text = stats_text(runtime.conversation, runtime.store)
-    await send_reply(context.bot, source, Reply(text))
+    await send_reply(context.bot, source.chat_id, None, Reply(text))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -330,6 +347,7 @@ async def _post_init(application: Application) -> None:
     runtime: Runtime = application.bot_data["runtime"]
     await deliver(lambda: application.bot.set_my_commands(
         [BotCommand(name, COMMAND_HELP[name]) for name in COMMANDS]))
+    await runtime.flush_outbox(application.bot)
     application.bot_data["purger"] = asyncio.create_task(_purge_forever(runtime))
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -66,8 +66,9 @@ class TerminalChat:
                 if button.data:  # share buttons only make sense on Telegram
                     self.choices.append(button)
                     lines.append(f"  [{len(self.choices)}] {button.label}")
-        if reply.document is not None:
-            lines.append(f"  (file saved: {self._save(reply.document.filename, reply.document.content)})")
+        document = reply.document
+        if document is not None:
+            lines.append(f"  (file saved: {self._save(document.filename, document.content)})")
         self._say(("(updated) " if reply.edit else "") + "\n".join(lines))
 
     def _save(self, filename: str, content: bytes) -> Path:

@@ -1,4 +1,4 @@
-"""Turn a parent's message into the terms the matcher compares: normalise, fix typos, map synonyms, stem."""
+"""Turn a message into the terms the matcher compares: normalise, fix typos, stem, synonyms."""
 
 from __future__ import annotations
 
