@@ -95,6 +95,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 if the knowledge base loads and the data folder's database is writable."""
+    import os
+
+    from otbot.store import SqliteStore
+
+    _load(args)
+    data = Path(os.environ.get("OTBOT_DATA_DIR", "").strip() or "data")
+    try:
+        SqliteStore(data / "otbot.sqlite3").close()
+    except Exception as error:  # any failure is "unhealthy", said plainly
+        print(f"otbot health: the database in {data} is not usable: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print("ok")
+    return EXIT_OK
+
+
 def cmd_kb_check(args: argparse.Namespace) -> int:
     """Validate the knowledge folder and report every problem as FILE:LINE: message."""
     from otbot.checks import check_folder
@@ -141,6 +158,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8443,
                      help="port the webhook server listens on (default 8443)")
     run.set_defaults(run=cmd_run)
+
+    health = sub.add_parser("health", parents=[common],
+                            help="check that the bot could run (for container health checks)",
+                            description="Exit 0 if the knowledge base loads and the database "
+                                        "in $OTBOT_DATA_DIR can be opened; 1 otherwise.")
+    health.set_defaults(run=cmd_health)
 
     ask = sub.add_parser("ask", parents=[common], help="show what the bot decides for a message",
                          description="Show the decision (answer, clarify, fallback, urgent, "
