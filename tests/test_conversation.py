@@ -88,7 +88,7 @@ def test_votes_count_and_remove_the_vote_buttons(bot: Conversation) -> None:
                                   encode("m", "nowhere"), encode("fg", "perhaps"), "1:s:zz",
                                   "é" * 40])
 def test_any_unknown_button_gets_out_of_date_and_the_menu(bot: Conversation, data: str) -> None:
-    turn, state = press(bot, data, {"x": 1})
+    turn, _ = press(bot, data, {"x": 1})
     [reply] = turn.replies
     assert "out of date" in reply.text or "no longer works" in reply.text
     assert turn.effects == []
