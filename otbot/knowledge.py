@@ -178,7 +178,7 @@ class _Reader:
         """A non-empty string field, checked as Telegram HTML if `html`."""
         value = data.get(key)
         line = data.line_of(key)
-        if value is None:
+        if key not in data:
             if required:
                 self.error(path, data.line, f"missing field '{key}'")
             return ""
@@ -228,9 +228,8 @@ def _closest(word: str, choices: set[str]) -> str | None:
     return best[0] if best else None
 
 
-def _entry(reader: _Reader, data: Any, path: str, theme: str) -> Entry | None:
+def _entry(reader: _Reader, data: Any, path: str, theme: str, line: int) -> Entry | None:
     if not isinstance(data, MarkedDict):
-        line = getattr(data, "line", 1)
         reader.error(path, line,
                      "each entry must be a mapping with id, question, alternates, answer")
         return None
@@ -285,8 +284,8 @@ def _faq(reader: _Reader) -> dict[str, Entry]:
         if not isinstance(data, list):
             reader.error(path, 1, "an FAQ file must be a list of entries")
             continue
-        for item in data:
-            entry = _entry(reader, item, path, file.stem)
+        for item, line in zip(data, data.item_lines, strict=True):
+            entry = _entry(reader, item, path, file.stem, line)
             if entry is None:
                 continue
             if entry.id in entries:

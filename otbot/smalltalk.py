@@ -5,7 +5,7 @@ from __future__ import annotations
 from rapidfuzz import fuzz, process
 
 from otbot.knowledge import SmallTalk, SmallTalkKind
-from otbot.text import words
+from otbot.text import english_words, words
 
 TYPO_CUTOFF = 80.0
 TYPO_MIN_LENGTH = 4
@@ -25,10 +25,11 @@ class SmallTalkDetector:
         self._vocabulary = sorted({w for p in self._phrases for w in p} | self._filler)
 
     def _correct(self, token: str) -> str:
-        if len(token) < TYPO_MIN_LENGTH or token in self._vocabulary:
+        """A mistyped small-talk word ("thnaks"); real words ("school", "plate") stay."""
+        if len(token) < TYPO_MIN_LENGTH or token in self._vocabulary or token in english_words():
             return token
-        best = process.extractOne(token, self._vocabulary, scorer=fuzz.ratio,
-                                  score_cutoff=TYPO_CUTOFF)
+        choices = [w for w in self._vocabulary if w[0] == token[0]]
+        best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
         return best[0] if best else token
 
     def detect(self, text: str) -> SmallTalkKind | None:

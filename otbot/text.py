@@ -41,6 +41,11 @@ KEPT_WORDS = frozenset({"not", "no", "never", "what", "why", "how", "when", "whe
 
 Stem = Callable[[Iterable[str]], list[str]]
 
+# Invisible characters: the zero-width space and direction marks separate words; soft
+# hyphens, joiners and byte-order marks sit inside them and must not split them.
+_SEPARATING = "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_JOINING = "\u00ad\u200c\u200d\u2060\ufeff\u180e"
+_INVISIBLE = str.maketrans({**dict.fromkeys(_SEPARATING, " "), **dict.fromkeys(_JOINING)})
 _POSSESSIVE = re.compile(r"(?<=\w)['\u2019\u02bc]s\b")  # "son's", "what's": the word itself
 _APOSTROPHES = re.compile(r"(?<=\w)['\u2019\u02bc](?=\w)")
 _NON_WORD = re.compile(r"[^\w]+|_+")
@@ -76,6 +81,7 @@ def rarity(word: str, known: bool = False) -> float:
 
 def normalize(text: str) -> str:
     """Lower-case, fold Unicode, drop apostrophes inside words and all punctuation."""
+    text = text.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text))
     return _NON_WORD.sub(" ", text).strip()

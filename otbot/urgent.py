@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from otbot.knowledge import Urgent, UrgentRule
-from otbot.text import english_words, words
+from otbot.text import words
 
 # Higher than the FAQ's typo cutoff: a wrong "correction" into an emergency word would
 # frighten a parent, while a missed typo still leaves the other wordings of the rule.
+# Unlike the FAQ's, it also corrects real words ("chocking", "breath"): panicked typing
+# lands on them, and the same first letter keeps "sitting" from becoming "fitting".
 TYPO_CUTOFF = 85.0
 TYPO_MIN_LENGTH = 5
+# Contractions typed without an apostrophe, spelt out so "hes choking" reads "he is choking".
+CONTRACTIONS = {"hes": ("he", "is"), "shes": ("she", "is"), "theyre": ("they", "are"),
+                "im": ("i", "am"), "isnt": ("is", "not"), "wont": ("will", "not"),
+                "doesnt": ("does", "not"), "cant": ("can", "not")}
 
 Phrase = tuple[str, ...]  # normalised words; a trailing * marks a prefix
 
@@ -46,10 +52,12 @@ class _Compiled:
     unless: tuple[Phrase, ...]
 
     def fires(self, tokens: list[str]) -> bool:
-        hit = any(_contains(tokens, p) for p in self.phrases) or any(
-            all(any(_contains(tokens, alt) for alt in item) for item in group)
-            for group in self.together)
-        return hit and not any(_contains(tokens, p) for p in self.unless)
+        """Phrases always fire; together groups only without a calm `unless` context."""
+        if any(_contains(tokens, p) for p in self.phrases):
+            return True
+        return any(all(any(_contains(tokens, alt) for alt in item) for item in group)
+                   for group in self.together) and not any(_contains(tokens, p)
+                                                           for p in self.unless)
 
 
 class UrgentDetector:
@@ -65,26 +73,29 @@ class UrgentDetector:
                 tuple(_phrase(p) for p in rule.unless))
             for rule in urgent.rules
         ]
+        # Whole words only: a prefix ("breath*") is no spelling to correct towards.
         vocabulary = {
-            word.rstrip("*") for compiled in self._rules
+            word for compiled in self._rules
             for phrase in (*compiled.phrases,
                            *(alt for group in compiled.together for item in group for alt in item))
-            for word in phrase
+            for word in phrase if not word.endswith("*")
         }
         self._vocabulary = sorted(w for w in vocabulary if len(w) >= TYPO_MIN_LENGTH)
 
-    def _correct(self, tokens: list[str]) -> list[str]:
-        """Fix typos towards emergency words only ("chocking", "siezure")."""
-        return [self._correct_word(token) for token in tokens]
-
     def _correct_word(self, token: str) -> str:
-        if len(token) < TYPO_MIN_LENGTH or not token.isalpha() or token in english_words():
+        """The emergency word a typo was meant to be ("chocking", "siezure"), or the token."""
+        if len(token) < TYPO_MIN_LENGTH or not token.isalpha() or token in self._vocabulary:
             return token
-        best = process.extractOne(token, self._vocabulary, scorer=fuzz.ratio,
-                                  score_cutoff=TYPO_CUTOFF)
+        choices = [w for w in self._vocabulary if w[0] == token[0]]
+        best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
         return best[0] if best else token
 
     def detect(self, text: str) -> UrgentRule | None:
-        """The first rule the message triggers (typos corrected), or None."""
-        tokens = self._correct(words(text))
-        return next((c.rule for c in self._rules if c.fires(tokens)), None)
+        """The first rule the message triggers, as typed and with typos fixed, or None."""
+        typed = words(text)
+        spelt = [w for token in typed for w in CONTRACTIONS.get(token, (token,))]
+        for tokens in (typed, spelt, [self._correct_word(t) for t in spelt]):
+            rule = next((c.rule for c in self._rules if c.fires(tokens)), None)
+            if rule is not None:
+                return rule
+        return None
