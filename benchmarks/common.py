@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: paths, loading, message variants, baselines, tables."""
+"""Helpers shared by the benchmarks: paths, message variants, a BM25 baseline, tables."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import math
 import random
 import re
 import statistics
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from unittest import mock
 
 import bm25s
 import numpy as np
 
 from otbot.evaluation import Item, read_items
-from otbot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from otbot.knowledge import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"
@@ -29,21 +29,15 @@ _WORD = re.compile(r"[A-Za-z]+")
 Tokenize = Callable[[str], list[str]]
 
 
-def load_kb(folder: Path) -> KnowledgeBase:
-    """Load a knowledge folder; if only the shipped /screen checklist fails, load without it.
-
-    A folder without its own screen.yaml gets the shipped one, whose links to OT topics are
-    errors in any other knowledge base (e.g. covid-qa). The matcher never reads the screen.
-    """
-    try:
-        return load_knowledge(folder)
-    except KnowledgeError as error:
-        if not all(Path(p.path).name == "screen.yaml" for p in error.problems):
-            raise
-    print(f"note: {folder.name}: the shipped screen.yaml does not fit this folder's topics; "
-          "loaded without the checklist (a loader issue, not the matcher's)")
-    with mock.patch("otbot.screen_model.read_screen", return_value=None):
-        return load_knowledge(folder)
+def revision() -> str:
+    """The git commit measured, and whether the code or data differ from it."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--", "otbot", "knowledge", "eval").splitlines()
+    return f"commit {commit}" + (f" + {len(changed)} uncommitted changes in otbot/, knowledge/, "
+                                 "eval/" if changed else "")
 
 
 def in_scope(path: Path) -> list[Item]:
@@ -58,6 +52,7 @@ def typo(word: str, rng: random.Random) -> str:
     if kind == "delete":
         return word[:i] + word[i + 1:]
     if kind == "swap":
+        i = min(i, len(word) - 3)  # both swapped letters inside the word
         return word[:i] + word[i + 1] + word[i] + word[i + 2:]
     if kind == "replace":
         return word[:i] + rng.choice(LETTERS.replace(word[i].lower(), "")) + word[i + 1:]

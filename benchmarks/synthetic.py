@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from common import KNOWLEDGE, add_typos, load_kb, with_context
+from common import KNOWLEDGE, add_typos, with_context
 from spellchecker import SpellChecker
 
-from otbot.knowledge import Entry
+from otbot.knowledge import Entry, load_knowledge
 from otbot.text import KEPT_WORDS, STOPWORDS
 
 ALTERNATES = 8
@@ -83,8 +83,8 @@ def _variant(template: Entry, number: int, words: list[str], rng: random.Random)
 
 
 def write_synthetic(folder: Path, size: int, seed: int) -> list[dict]:
-    """Write a knowledge folder of `size` entries (the shipped ones + variants); return the variants."""
-    shipped = load_kb(KNOWLEDGE)
+    """Write a folder of `size` entries (the shipped ones + variants); return the variants."""
+    shipped = load_knowledge(KNOWLEDGE)
     (folder / "faq").mkdir(parents=True, exist_ok=True)
     for file in (KNOWLEDGE / "faq").glob("*.yaml"):
         shutil.copy(file, folder / "faq" / file.name)
@@ -98,8 +98,9 @@ def write_synthetic(folder: Path, size: int, seed: int) -> list[dict]:
             for k in range(size - len(templates))]
     for start in range(0, len(made), PER_FILE):
         path = folder / "faq" / f"synthetic-{start // PER_FILE:03d}.yaml"
-        path.write_text(yaml.dump(made[start:start + PER_FILE], Dumper=_DUMPER,
-                                  sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8")
+        text = yaml.dump(made[start:start + PER_FILE], Dumper=_DUMPER, sort_keys=False,
+                         allow_unicode=True, width=1000)
+        path.write_text(text, encoding="utf-8")
     return made
 
 

@@ -9,6 +9,10 @@ from otbot.yamlfile import Problem
 
 
 def check_folder(folder: Path) -> list[Problem]:
-    """All problems, sorted by file and line."""
-    _, problems = read_knowledge(folder)
+    """All problems, sorted by file and line; overlap warnings only for a folder without errors."""
+    kb, problems = read_knowledge(folder)
+    if kb is not None:  # the matcher needs a whole knowledge base
+        from otbot.overlaps import overlap_problems
+
+        problems = [*problems, *overlap_problems(kb)]
     return sorted(problems)

@@ -126,6 +126,64 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    """Write the good rows of a CSV or TSV FAQ as knowledge-base YAML; report the others."""
+    from otbot.importer import ImportFailed, import_faq
+
+    folder = configured_dir(args.knowledge)
+    output = Path(args.output) if args.output else folder / "faq" / "imported.yaml"
+    try:
+        result = import_faq(Path(args.file), folder, output, force=args.force)
+    except ImportFailed as error:
+        print(f"otbot: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    if not result.entries:
+        print(f"otbot: no usable row in {args.file}; nothing was written", file=sys.stderr)
+        return EXIT_PROBLEMS
+    entries, skipped = len(result.entries), len(result.problems)
+    print(f"{entries} {'entry' if entries == 1 else 'entries'} written to {output}, "
+          f"{skipped} {'row' if skipped == 1 else 'rows'} skipped")
+    knowledge = f" --knowledge {args.knowledge}" if args.knowledge else ""
+    print(f"Review the new entries, then run `otbot kb check{knowledge}` to check them with "
+          "the rest of the folder.")
+    return EXIT_OK
+
+
+def cmd_misses(args: argparse.Namespace) -> int:
+    """List the unanswered questions asked most, similar wordings grouped."""
+    import sqlite3
+
+    from otbot import misses
+    from otbot.matcher import Matcher
+
+    path = misses.database_path(args.data)
+    try:
+        rows = misses.read_misses(path)
+    except sqlite3.Error as error:  # not the bot's database, or a damaged one
+        print(f"otbot: cannot read {path}: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if not rows:
+        print(f"otbot: no database at {path} (use --data DIR or set OTBOT_DATA_DIR)"
+              if rows is None else "No unanswered questions recorded yet.", file=sys.stderr)
+        if args.json:
+            print(json.dumps(misses.as_json([], 0)))
+        return EXIT_OK
+    groups = misses.group_misses(rows)
+    shown = misses.with_nearest(groups[: args.limit], Matcher(_load(args)))
+    print(json.dumps(misses.as_json(shown, len(rows)), indent=1) if args.json
+          else misses.as_text(shown, len(rows), len(groups)))
+    return EXIT_OK
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number, 1 or more."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more (got {text!r})")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--knowledge", metavar="DIR",
@@ -188,6 +246,28 @@ def _parser() -> argparse.ArgumentParser:
                               description="Report every problem as FILE:LINE: message; exit "
                                           "non-zero if any is an error.")
     check.set_defaults(run=cmd_kb_check)
+    imp = kb_sub.add_parser(
+        "import", parents=[common], help="turn a CSV or TSV FAQ into a knowledge-base file",
+        description="Read FILE (CSV or TSV with a header row: question and answer columns, "
+                    "optional alternates separated by | or ;, id and keywords) and write its "
+                    "rows as FAQ entries. Bad rows are reported as FILE:LINE: message and "
+                    "skipped.")
+    imp.add_argument("file", help="the .csv or .tsv file exported by another FAQ tool")
+    imp.add_argument("--output", metavar="FILE",
+                     help="the YAML file to write (default: <knowledge>/faq/imported.yaml)")
+    imp.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    imp.set_defaults(run=cmd_kb_import)
+
+    misses = sub.add_parser(
+        "misses", parents=[common], help="list the questions the bot could not answer",
+        description="The unanswered questions asked most often, similar wordings grouped, "
+                    "with the days first and last seen and the nearest existing entry.")
+    misses.add_argument("--data", metavar="DIR",
+                        help="the bot's data folder (default: $OTBOT_DATA_DIR, else ./data)")
+    misses.add_argument("--json", action="store_true", help="print the groups as JSON")
+    misses.add_argument("--limit", metavar="N", type=_positive, default=20,
+                        help="show the N most asked groups (default 20)")
+    misses.set_defaults(run=cmd_misses)
     return parser
 
 

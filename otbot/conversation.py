@@ -83,8 +83,8 @@ class Conversation:
         turn.replies.extend(self.decision_replies(decision))
         if decision.kind == "answer" and decision.topic:
             turn.effects.append(("answered", decision.topic))
-        elif decision.kind == "fallback" and event.text.strip():
-            turn.effects.append(("miss", event.text))
+        elif decision.kind == "fallback" and event.text.strip() and decision.detail is None:
+            turn.effects.append(("miss", event.text))  # declined on purpose: no gap to fill
         elif decision.kind == "clarify":
             state["asked"] = event.text
         if decision.kind != "urgent":
@@ -104,7 +104,8 @@ class Conversation:
             return [self.answer(self.kb.entries[decision.topic])]
         if decision.kind == "clarify":
             return [self._clarify(decision)]
-        return [self.fallback()]
+        decline = self.kb.declines.get(decision.detail or "")
+        return [self.fallback(text=decline.reply if decline and decline.reply else None)]
 
     def answer(self, entry: Entry, *, edit: bool = False, voted: bool = False) -> Reply:
         """An FAQ answer with related topics, the screen where it fits, and feedback."""
@@ -126,9 +127,9 @@ class Conversation:
         buttons.append(Button(self.kb.message("none_of_these"), encode("n")))
         return Reply(self.kb.message("did_you_mean"), rows(buttons))
 
-    def fallback(self, *, edit: bool = False) -> Reply:
-        """No answer: say so, and offer the browser and the screen."""
-        return Reply(self.kb.message("fallback"), (
+    def fallback(self, *, edit: bool = False, text: str | None = None) -> Reply:
+        """No answer: say so (in the decline's words if any), offer the browser and screen."""
+        return Reply(text or self.kb.message("fallback"), (
             (Button(self.kb.message("btn_topics"), encode("m", "topics")),),
             (Button(self.kb.message("btn_screen"), encode("scr")),),
         ), edit=edit)

@@ -59,6 +59,17 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Decline:
+    """A kind of question the bot deliberately does not answer, with a kinder pointer."""
+
+    id: str
+    alternates: tuple[str, ...]
+    reply: str = ""  # empty: the ordinary "no answer" text
+    path: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Theme:
     """A group of entries in the topic browser."""
 
@@ -115,6 +126,7 @@ class KnowledgeBase:
     messages: dict[str, str]
     screen: Any
     folder: Path
+    declines: dict[str, Decline] = field(default_factory=dict)
     version: str = ""
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
 
@@ -433,6 +445,37 @@ def _messages(reader: _Reader) -> dict[str, str]:
     return messages
 
 
+def _declines(reader: _Reader, entries: dict[str, Entry]) -> dict[str, Decline]:
+    """decline.yaml: questions parents ask that the bot must not answer with an FAQ entry."""
+    file = reader.folder / "decline.yaml"
+    if not file.exists():
+        return {}
+    data, path = reader.read(file), reader.shown(file)
+    if data is UNREADABLE:
+        return {}
+    if not isinstance(data, MarkedList):
+        reader.error(path, 1, "decline.yaml must be a list of entries with id and alternates")
+        return {}
+    declines: dict[str, Decline] = {}
+    for item, line in zip(data, data.item_lines, strict=True):
+        if not isinstance(item, MarkedDict):
+            reader.error(path, line, "each entry needs an id and alternates")
+            continue
+        reader.fields(item, {"id", "alternates", "reply"}, path, "a decline entry")
+        decline_id = item.get("id")
+        if not isinstance(decline_id, str) or not ID_PATTERN.match(decline_id):
+            reader.error(path, item.line_of("id"), "'id' must be 1-40 characters of a-z, 0-9 "
+                                                    "and '-'")
+            continue
+        if decline_id in entries or decline_id in declines:
+            reader.error(path, item.line_of("id"), f"duplicate id '{decline_id}'")
+            continue
+        declines[decline_id] = Decline(
+            decline_id, reader.texts(item, "alternates", path, required=True),
+            reader.text(item, "reply", path, html=True, required=False), path, item.line)
+    return declines
+
+
 def _fingerprint(folder: Path) -> str:
     digest = hashlib.sha256()
     for file in sorted(folder.rglob("*.yaml")):
@@ -453,7 +496,8 @@ def read_knowledge(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
     kb = KnowledgeBase(
         entries=entries, themes=_themes(reader, entries), synonyms=_synonyms(reader),
         urgent=_urgent(reader), smalltalk=_smalltalk(reader), messages=_messages(reader),
-        screen=read_screen(reader, entries), folder=folder, version=_fingerprint(folder),
+        screen=read_screen(reader, entries), folder=folder, declines=_declines(reader, entries),
+        version=_fingerprint(folder),
     )
     problems = sorted(set(reader.problems))
     if any(p.level == "error" for p in problems):
@@ -471,7 +515,7 @@ def load_knowledge(folder: Path) -> KnowledgeBase:
 
 
 def iter_sentences(kb: KnowledgeBase) -> Iterator[tuple[Entry, str]]:
-    """Every (entry, wording) pair the matcher indexes."""
+    """Every (entry, wording) pair: the canonical question and its alternates."""
     for entry in kb.entries.values():
         for sentence in entry.sentences():
             yield entry, sentence

@@ -42,6 +42,9 @@ def describe_decision(kb: KnowledgeBase, decision: Decision) -> str:
     elif decision.kind == "smalltalk":
         head += f" ({decision.detail})"
         body = next(visible_text(k.reply) for k in kb.smalltalk.kinds if k.id == decision.detail)
+    elif decision.detail:
+        head += f" (declined: {decision.detail})"
+        body = visible_text(kb.declines[decision.detail].reply or kb.message("fallback"))
     else:
         body = "No good answer in the knowledge base."
     lines = [head, body]

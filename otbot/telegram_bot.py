@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import io
 import logging
 import secrets
@@ -159,6 +160,7 @@ class Runtime:
             log.warning("reload rejected: %d problem(s) in %s", len(error.problems), folder)
             return False, self.conversation.kb.message("reload_failed", problems=shown)
         self.conversation = conversation
+        settle_memory()
         log.info("knowledge reloaded: %d topics, version %s", len(kb.entries), kb.version)
         return True, kb.message("reload_done", entries=str(len(kb.entries)), version=kb.version)
 
@@ -370,6 +372,18 @@ async def _purge_forever(runtime: Runtime) -> None:
         await asyncio.sleep(PURGE_EVERY.total_seconds())
 
 
+def settle_memory() -> None:
+    """Collect once and freeze what is left (the knowledge base and its index).
+
+    Later collections then skip those long-lived objects, which keeps the garbage
+    collector's pauses out of the per-message latency; a reload unfreezes first so the old
+    knowledge base can be freed.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def build_application(config: Config, *, builder: ApplicationBuilder | None = None,
                       store: Store | None = None) -> Application:
     """The Application with every handler; tests pass a builder with short timeouts."""
@@ -383,6 +397,7 @@ def build_application(config: Config, *, builder: ApplicationBuilder | None = No
         .concurrent_updates(64).post_init(_post_init).post_shutdown(_post_shutdown).build()
     )
     application.bot_data["runtime"] = Runtime(config, Conversation(kb, settings), store)
+    settle_memory()
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, on_message))
     application.add_handler(CallbackQueryHandler(on_button))
     application.add_handler(InlineQueryHandler(on_inline))

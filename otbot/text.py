@@ -156,7 +156,8 @@ class Analyzer:
         self._by_initial: dict[str, list[str]] = {}
         for word in self._vocab_list:
             self._by_initial.setdefault(word[0], []).append(word)
-        self._stopwords = frozenset(self.stem(sorted(STOPWORDS - KEPT_WORDS)))
+        # Stemming can fold a stop word onto a kept one ("whats" -> "what"): kept wins.
+        self._stopwords = frozenset(self.stem(sorted(STOPWORDS))) - set(self.stem(KEPT_WORDS))
 
     def correct(self, tokens: list[str]) -> list[str]:
         """Replace each unknown word of 4+ letters by its closest known word, if close enough."""
@@ -173,7 +174,11 @@ class Analyzer:
 
     def terms(self, text: str, *, fix_typos: bool = False) -> list[str]:
         """Stemmed content terms of a text, synonyms mapped, stop words dropped."""
-        return [term for term, _ in self.weighted_terms(text, fix_typos=fix_typos)]
+        tokens = words(text)
+        if fix_typos:
+            tokens = self.correct(tokens)
+        stems, _ = self.synonyms.apply(self.stem(tokens), [0.0] * len(tokens))
+        return [t for t in stems if t not in self._stopwords]
 
     def weighted_terms(self, text: str, *, fix_typos: bool = False) -> list[tuple[str, float]]:
         """Content terms with how much each says about the topic (see `rarity`)."""

@@ -35,13 +35,34 @@ def _word_matches(pattern: str, word: str) -> bool:
     return word.startswith(pattern[:-1]) if pattern.endswith("*") else word == pattern
 
 
-def _contains(tokens: list[str], phrase: Phrase) -> bool:
-    """True if the phrase occurs in the tokens, word for word and in order."""
-    size = len(phrase)
-    return size > 0 and any(
-        all(_word_matches(p, t) for p, t in zip(phrase, tokens[i : i + size], strict=True))
-        for i in range(len(tokens) - size + 1)
-    )
+class _PhraseFinder:
+    """Finds which of many phrases occur in a message, in one pass over its words."""
+
+    def __init__(self, phrases: set[Phrase]) -> None:
+        self.by_first: dict[str, list[Phrase]] = {}
+        self.by_prefix: dict[str, list[Phrase]] = {}
+        for phrase in phrases:
+            first = phrase[0]
+            if first.endswith("*"):
+                self.by_prefix.setdefault(first[:-1], []).append(phrase)
+            else:
+                self.by_first.setdefault(first, []).append(phrase)
+        self.prefixes = tuple(self.by_prefix)
+
+    def present(self, tokens: list[str]) -> set[Phrase]:
+        """Every phrase that occurs in the tokens, word for word and in order."""
+        found: set[Phrase] = set()
+        for i, token in enumerate(tokens):
+            candidates = self.by_first.get(token, [])
+            if token.startswith(self.prefixes):
+                candidates = candidates + [p for prefix, group in self.by_prefix.items()
+                                           if token.startswith(prefix) for p in group]
+            for phrase in candidates:
+                rest = tokens[i + 1 : i + len(phrase)]
+                if len(rest) == len(phrase) - 1 and all(
+                        _word_matches(p, t) for p, t in zip(phrase[1:], rest, strict=True)):
+                    found.add(phrase)
+        return found
 
 
 @dataclass(frozen=True)
@@ -51,13 +72,17 @@ class _Compiled:
     together: tuple[tuple[tuple[Phrase, ...], ...], ...]  # groups of items of alternatives
     unless: tuple[Phrase, ...]
 
-    def fires(self, tokens: list[str]) -> bool:
+    def fires(self, present: set[Phrase]) -> bool:
         """Phrases always fire; together groups only without a calm `unless` context."""
-        if any(_contains(tokens, p) for p in self.phrases):
+        if any(p in present for p in self.phrases):
             return True
-        return any(all(any(_contains(tokens, alt) for alt in item) for item in group)
-                   for group in self.together) and not any(_contains(tokens, p)
-                                                           for p in self.unless)
+        return any(all(any(alt in present for alt in item) for item in group)
+                   for group in self.together) and not any(p in present for p in self.unless)
+
+    def all_phrases(self) -> set[Phrase]:
+        """Every phrase the rule looks for."""
+        alternatives = {alt for group in self.together for item in group for alt in item}
+        return {*self.phrases, *alternatives, *self.unless} - {()}
 
 
 class UrgentDetector:
@@ -81,6 +106,7 @@ class UrgentDetector:
             for word in phrase if not word.endswith("*")
         }
         self._vocabulary = sorted(w for w in vocabulary if len(w) >= TYPO_MIN_LENGTH)
+        self._finder = _PhraseFinder(set().union(*(c.all_phrases() for c in self._rules)))
 
     def _correct_word(self, token: str) -> str:
         """The emergency word a typo was meant to be ("chocking", "siezure"), or the token."""
@@ -94,8 +120,10 @@ class UrgentDetector:
         """The first rule the message triggers, as typed and with typos fixed, or None."""
         typed = words(text)
         spelt = [w for token in typed for w in CONTRACTIONS.get(token, (token,))]
-        for tokens in (typed, spelt, [self._correct_word(t) for t in spelt]):
-            rule = next((c.rule for c in self._rules if c.fires(tokens)), None)
+        corrected = [self._correct_word(t) for t in spelt]
+        for tokens in (typed, spelt, corrected):
+            present = self._finder.present(tokens)
+            rule = next((c.rule for c in self._rules if c.fires(present)), None)
             if rule is not None:
                 return rule
         return None

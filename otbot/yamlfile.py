@@ -43,7 +43,11 @@ class MarkedList(list[Any]):
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that builds MarkedDict and MarkedList."""
+    """A safe loader that builds MarkedDict and MarkedList."""
+
+
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same on libyaml's parser, several times faster, where PyYAML was built with it."""
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> MarkedDict:
@@ -71,8 +75,9 @@ def _sequence(loader: _Loader, node: yaml.SequenceNode) -> MarkedList:
     return result
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+for _loader in (_Loader, _FastLoader):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 
 class YamlError(Exception):
@@ -90,7 +95,11 @@ def load_yaml(path: Path, shown_as: str) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise YamlError(Problem(shown_as, 1, f"cannot read the file: {error}")) from error
     try:
-        return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader: no arbitrary objects
+        return yaml.load(text, Loader=_FastLoader)  # safe: builds no arbitrary objects
+    except yaml.YAMLError:
+        pass  # parse again in pure Python: its messages say more plainly what is wrong
+    try:
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1

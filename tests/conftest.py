@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from fakebotapi import FakeBotApi
@@ -27,3 +28,24 @@ async def fake_api() -> AsyncIterator[FakeBotApi]:
     async with FakeBotApi(token=TOKEN) as api:
         yield api
         assert api.unanswered_callbacks() == [], f"unanswered button presses:\n{api.dump_calls()}"
+
+
+TWINS = """\
+- id: apples-red
+  question: Tell me about red apples
+  alternates: [what about apples, apples for children]
+  answer: Red apples are sweet.
+- id: apples-green
+  question: Tell me about green apples
+  alternates: [what about apples, apples for children]
+  answer: Green apples are sour.
+"""
+
+
+@pytest.fixture
+def twins_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A knowledge folder whose two entries are worded alike: "what about apples" is unclear."""
+    folder = tmp_path_factory.mktemp("twins")
+    (folder / "faq").mkdir()
+    (folder / "faq" / "apples.yaml").write_text(TWINS)
+    return folder
