@@ -42,7 +42,7 @@ def test_clear_question_is_answered(matcher: Matcher, text: str, topic: str) -> 
 
 def test_vague_message_gets_choices(matcher: Matcher) -> None:
     """An in-domain but vague message offers the three best topics instead of guessing."""
-    decision = matcher.decide("My son struggles at school")
+    decision = matcher.decide("my child has some problems")
     assert decision.kind == "clarify"
     assert decision.topic is None
     assert len(decision.options) == 3
