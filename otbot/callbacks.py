@@ -24,7 +24,11 @@ def encode(action: str, *args: str) -> str:
     if any(SEPARATOR in part for part in parts):
         raise ValueError(f"button data parts may not contain {SEPARATOR!r}: {parts}")
     data = SEPARATOR.join(parts)
-    if not 1 <= len(data.encode()) <= MAX_BYTES:
+    try:
+        size = len(data.encode())
+    except UnicodeEncodeError as error:  # a lone surrogate: Telegram could not carry it
+        raise ValueError(f"button data is not valid text: {data!r}") from error
+    if not 1 <= size <= MAX_BYTES:
         raise ValueError(f"button data over {MAX_BYTES} bytes: {data!r}")
     return data
 

@@ -89,9 +89,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, knowledge_dir=args.knowledge)
     _load(args)  # a broken knowledge folder is reported before anything connects
     setup_logging(config)
+    from telegram.error import InvalidToken
+
     from otbot.telegram_bot import run
 
-    run(config, args.webhook, args.listen, args.port)
+    try:
+        run(config, args.webhook, args.listen, args.port)
+    except InvalidToken:
+        print("otbot run: Telegram rejected TELEGRAM_BOT_TOKEN (revoked, or mistyped?). "
+              "Check it with @BotFather.", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

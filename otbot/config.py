@@ -123,3 +123,6 @@ def setup_logging(config: Config) -> None:
     # httpx logs every request URL at INFO, and the URL holds the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # At DEBUG, python-telegram-bot logs whole updates: parents' messages stay out of logs.
+    logging.getLogger("telegram").setLevel(max(root.level, logging.INFO))
+    logging.getLogger("bm25s").setLevel(logging.WARNING)

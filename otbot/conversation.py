@@ -134,6 +134,10 @@ class Conversation:
             (Button(self.kb.message("btn_screen"), encode("scr")),),
         ), edit=edit)
 
+    def is_urgent(self, text: str) -> bool:
+        """Whether a text may be an emergency (checked before anything else, flood or not)."""
+        return self.matcher.urgent.detect(text) is not None
+
     def inline_entries(self, query: str, limit: int) -> list[Entry]:
         """Answers to offer for sharing: the best matches, or the first topics when empty."""
         if not query.strip():

@@ -36,8 +36,10 @@ class RateLimiter:
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.per_second)
         bucket.updated = now
         if bucket.tokens >= 1:
+            # Only a parent who slowed down enough to refill the bucket can be told again.
+            if bucket.tokens >= self.burst - 1:
+                bucket.notified = False
             bucket.tokens -= 1
-            bucket.notified = False
             return "ok"
         if bucket.notified:
             return "drop"

@@ -50,10 +50,20 @@ class Reply:
     notice: str = ""  # a short toast for the button press (answerCallbackQuery text)
 
 
-def dump(reply: Reply, message_id: int | None) -> str:
-    """A reply (and the message it may edit) as JSON, kept in the outbox until it is sent."""
+@dataclass(frozen=True)
+class Target:
+    """Where a reply goes: the chat, the forum topic, the message a button was on."""
+
+    chat_id: int
+    thread_id: int | None = None
+    message_id: int | None = None
+
+
+def dump(reply: Reply, target: Target) -> str:
+    """A reply and its target as JSON, kept in the outbox until it is sent."""
     data: dict[str, Any] = {
-        "text": reply.text, "edit": reply.edit, "notice": reply.notice, "message": message_id,
+        "text": reply.text, "edit": reply.edit, "notice": reply.notice,
+        "target": [target.chat_id, target.thread_id, target.message_id],
         "buttons": [[[b.label, b.data, b.share] for b in row] for row in reply.buttons],
     }
     if reply.document is not None:
@@ -62,8 +72,8 @@ def dump(reply: Reply, message_id: int | None) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def load(payload: str) -> tuple[Reply, int | None]:
-    """The reply and message id `dump` wrote."""
+def load(payload: str) -> tuple[Reply, Target]:
+    """The reply and target `dump` wrote."""
     data = json.loads(payload)
     document = data.get("document")
     return Reply(
@@ -72,7 +82,7 @@ def load(payload: str) -> tuple[Reply, int | None]:
               for row in data["buttons"]),
         edit=data["edit"], notice=data["notice"],
         document=Document(document[0], base64.b64decode(document[1])) if document else None,
-    ), data["message"]
+    ), Target(*data["target"])
 
 
 @dataclass

@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS topic_counts (
     helpful INTEGER NOT NULL DEFAULT 0,
     unhelpful INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS inbox (
+    update_id INTEGER PRIMARY KEY,
+    payload TEXT NOT NULL,
+    day TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
     chat_id INTEGER NOT NULL,
@@ -68,6 +73,9 @@ class Store(Protocol):
                effects: Iterable[tuple[str, str]], update_id: int | None, now: dt.datetime,
                outbox: Sequence[str] = ()) -> list[int]: ...
     def pending(self, chat_id: int | None = None) -> list[tuple[int, int, str]]: ...
+    def receive(self, updates: Sequence[tuple[int, str]], now: dt.datetime) -> None: ...
+    def inbox(self) -> list[str]: ...
+    def handled(self, update_id: int) -> None: ...
     def delivered(self, outbox_id: int) -> None: ...
     def purge(self, now: dt.datetime) -> None: ...
     def topic_counts(self) -> dict[str, tuple[int, int, int]]: ...
@@ -114,6 +122,10 @@ class SqliteStore:
                 self._effect(kind, value, day)
             if forget:
                 self._db.execute("DELETE FROM outbox WHERE chat_id = ?", (chat_id,))
+                # The parent's own fetched updates that are still waiting, texts included.
+                self._db.execute("DELETE FROM inbox WHERE update_id != ? AND "
+                                 "json_extract(payload, '$.message.chat.id') = ?",
+                                 (update_id or 0, chat_id))
             if state is None:
                 pass
             elif forget or not state:
@@ -127,6 +139,7 @@ class SqliteStore:
             if update_id is not None:
                 self._db.execute("INSERT OR IGNORE INTO handled (update_id, day) VALUES (?, ?)",
                                  (update_id, day))
+                self._db.execute("DELETE FROM inbox WHERE update_id = ?", (update_id,))
             return [self._db.execute("INSERT INTO outbox (chat_id, reply) VALUES (?, ?)",
                                      (chat_id, payload)).lastrowid or 0 for payload in outbox]
 
@@ -136,6 +149,23 @@ class SqliteStore:
             return list(self._db.execute("SELECT id, chat_id, reply FROM outbox ORDER BY id"))
         return list(self._db.execute(
             "SELECT id, chat_id, reply FROM outbox WHERE chat_id = ? ORDER BY id", (chat_id,)))
+
+    def receive(self, updates: Sequence[tuple[int, str]], now: dt.datetime) -> None:
+        """Keep fetched updates (id, JSON) until they are handled, across a crash."""
+        day = now.date().isoformat()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO inbox (update_id, payload, day) VALUES (?, ?, ?)",
+                [(update_id, payload, day) for update_id, payload in updates])
+
+    def inbox(self) -> list[str]:
+        """Updates fetched but not handled (a crash came between), oldest first."""
+        return [payload for (payload,) in self._db.execute(
+            "SELECT payload FROM inbox ORDER BY update_id")]
+
+    def handled(self, update_id: int) -> None:
+        """An update went through every handler: it leaves the inbox."""
+        self._db.execute("DELETE FROM inbox WHERE update_id = ?", (update_id,))
 
     def delivered(self, outbox_id: int) -> None:
         """A reply went out (or can never go out): forget it."""
@@ -166,8 +196,9 @@ class SqliteStore:
                              ((now - dt.timedelta(days=r.chat_days)).isoformat(),))
             self._db.execute("DELETE FROM misses WHERE day < ?",
                              ((now - dt.timedelta(days=r.misses_days)).date().isoformat(),))
-            self._db.execute("DELETE FROM handled WHERE day < ?",
-                             ((now - dt.timedelta(days=HANDLED_DAYS)).date().isoformat(),))
+            old = (now - dt.timedelta(days=HANDLED_DAYS)).date().isoformat()
+            self._db.execute("DELETE FROM handled WHERE day < ?", (old,))
+            self._db.execute("DELETE FROM inbox WHERE day < ?", (old,))
 
     def topic_counts(self) -> dict[str, tuple[int, int, int]]:
         """Per topic: answers given, helpful votes, unhelpful votes."""

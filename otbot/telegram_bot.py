@@ -10,11 +10,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-import io
+import json
 import logging
 import secrets
 import signal
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -24,22 +23,24 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
-    InputFile,
     InputTextMessageContent,
     Message,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
+    ExtBot,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from otbot import replies
 from otbot.config import Config
@@ -47,16 +48,13 @@ from otbot.conversation import COMMANDS, Conversation, Event, Settings, parse_co
 from otbot.knowledge import KnowledgeError, load_knowledge
 from otbot.markup import (
     MAX_CALLBACK_ANSWER,
-    MAX_CAPTION,
-    MAX_MESSAGE,
     escape,
-    split_message,
-    utf16_length,
 )
 from otbot.ratelimit import BUTTON_BURST, BUTTON_PER_SECOND, RateLimiter
-from otbot.replies import Button, Reply, Turn
+from otbot.replies import Reply, Target, Turn
 from otbot.stats import stats_text
 from otbot.store import Retention, SqliteStore, Store
+from otbot.telegram_send import deliver, send_reply
 
 log = logging.getLogger("otbot")
 T = TypeVar("T")
@@ -70,10 +68,11 @@ COMMAND_HELP = {
     "forget": "Delete everything held about you",
     "cancel": "Stop what we are doing",
 }
-MAX_ATTEMPTS = 6
 INLINE_RESULTS = 5
 INLINE_QUERY_CHARS = 256
 PURGE_EVERY = dt.timedelta(hours=1)
+CONCURRENT_UPDATES = 64  # handled at once; each chat still one at a time, in order
+CONNECTIONS = 32  # to the Bot API, for the replies of concurrent updates
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,37 @@ class Source:
     user_id: int
     update_id: int
     message_id: int | None = None  # the message whose button was pressed
+    thread_id: int | None = None  # the forum topic it was asked in
+
+    @property
+    def target(self) -> Target:
+        """Where replies to this event go."""
+        return Target(self.chat_id, self.thread_id, self.message_id)
+
+
+class InboxBot(ExtBot[None]):
+    """An ExtBot that keeps every fetched update in the store until it has been handled.
+
+    python-telegram-bot confirms a batch of updates to Telegram when it asks for the next
+    one, before they are handled; after a kill -9 Telegram would not send them again. The
+    inbox lets a restart handle them.
+    """
+
+    __slots__ = ("inbox",)
+
+    def __init__(self, *args: Any, inbox: Store, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        with self._unfrozen():  # PTB freezes its objects once constructed
+            self.inbox = inbox
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        """Fetch updates and write the ones a parent would miss to the inbox first."""
+        updates = await super().get_updates(*args, **kwargs)
+        kept = [(u.update_id, json.dumps(u.to_dict())) for u in updates
+                if u.message is not None or u.callback_query is not None]
+        if kept:
+            self.inbox.receive(kept, dt.datetime.now(dt.UTC))
+        return updates
 
 
 class Runtime:
@@ -117,14 +147,16 @@ class Runtime:
             if self.store.was_handled(source.update_id):
                 return ""  # Telegram re-sent an update we answered before a crash
             limiter = self.limiters["button" if event.kind == "button" else "text"]
-            verdict = limiter.check(source.user_id, event.now.timestamp())
+            # An emergency is never slowed down, however fast the parent was typing before.
+            urgent = event.kind == "text" and self.conversation.is_urgent(event.text)
+            verdict = "ok" if urgent else limiter.check(source.user_id, event.now.timestamp())
             if verdict == "ok":
                 turn, state = self.conversation.handle(event, self.store.load(source.chat_id))
             else:  # too fast: one notice, then silence until the parent slows down
                 notice = Reply(self.conversation.kb.message("rate_limited"))
                 turn, state = Turn([notice] if verdict == "notify" else []), None
             self.store.commit(source.chat_id, state, turn.effects, source.update_id, event.now,
-                              [replies.dump(r, source.message_id) for r in turn.replies])
+                              [replies.dump(r, source.target) for r in turn.replies])
             await self._send_pending(bot, source.chat_id)
             return next((r.notice for r in turn.replies if r.notice), "")
 
@@ -134,10 +166,10 @@ class Runtime:
         A reply that Telegram rejects for good is dropped; one that could not be delivered
         (network down) stays, and goes out before the chat's next reply or at start-up.
         """
-        for outbox_id, chat, payload in self.store.pending(chat_id):
-            reply, message_id = replies.load(payload)
+        for outbox_id, _, payload in self.store.pending(chat_id):
+            reply, target = replies.load(payload)
             try:
-                await send_reply(bot, chat, message_id, reply)
+                await send_reply(bot, target, reply)
             except BadRequest as error:
                 log.error("Telegram rejected a reply (%s); dropped", error)
             self.store.delivered(outbox_id)
@@ -165,72 +197,9 @@ class Runtime:
         return True, kb.message("reload_done", entries=str(len(kb.entries)), version=kb.version)
 
 
-async def deliver(call: Callable[[], Awaitable[T]]) -> T | None:
-    """Make a Bot API call until it goes through: flood waits, network errors, 5xx.
-
-    A parent who blocked the bot (403) is dropped: retrying cannot succeed.
-    """
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            return await call()
-        except RetryAfter as error:
-            wait = error.retry_after
-            await asyncio.sleep(wait.total_seconds() if isinstance(wait, dt.timedelta) else wait)
-        except Forbidden:
-            log.info("a chat has blocked the bot; reply dropped")
-            return None
-        except BadRequest:
-            raise
-        except NetworkError as error:
-            if attempt == MAX_ATTEMPTS - 1:
-                raise
-            log.warning("network error (%s), retrying", type(error).__name__)
-            await asyncio.sleep(min(0.25 * 2**attempt, 8.0))
-    return None
-
-
-def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
-    """Inline keyboard for reply buttons; share buttons open inline mode in another chat."""
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton(b.label, switch_inline_query=b.share) if b.share is not None
-         else InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-        for row in buttons
-    ])
-
-
-async def send_reply(bot: Any, chat_id: int, message_id: int | None, reply: Reply) -> None:
-    """Send one reply: edit the pressed message where asked and possible, else new messages."""
-    if reply.document is not None:
-        await _send_document(bot, chat_id, reply)
-        return
-    markup = keyboard(reply.buttons)
-    if reply.edit and message_id is not None and utf16_length(reply.text) <= MAX_MESSAGE:
-        try:
-            await deliver(lambda: bot.edit_message_text(
-                reply.text, chat_id=chat_id, message_id=message_id,
-                parse_mode=ParseMode.HTML, reply_markup=markup))
-            return
-        except BadRequest as error:
-            if "not modified" in str(error).lower():
-                return  # the parent pressed the same button twice: nothing to change
-            log.info("could not edit a message (%s); sending a new one", error)
-    chunks = split_message(reply.text)
-    for index, chunk in enumerate(chunks):
-        last = index == len(chunks) - 1
-        await deliver(lambda chunk=chunk, last=last: bot.send_message(
-            chat_id, chunk, parse_mode=ParseMode.HTML,
-            reply_markup=markup if last else None))
-
-
-async def _send_document(bot: Any, chat_id: int, reply: Reply) -> None:
-    document = reply.document
-    assert document is not None
-    caption = reply.text if utf16_length(reply.text) <= MAX_CAPTION else None
-    await deliver(lambda: bot.send_document(
-        chat_id, InputFile(io.BytesIO(document.content), filename=document.filename),
-        caption=caption, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply.buttons)))
+def _thread(message: Message) -> int | None:
+    """The forum topic a message is in, so replies land in the same topic."""
+    return message.message_thread_id if message.is_topic_message else None
 
 
 def _runtime(context: ContextTypes.DEFAULT_TYPE) -> Runtime:
@@ -271,7 +240,8 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                           dt.datetime.now(dt.UTC))
     if event is None:
         return
-    source = Source(message.chat.id, message.from_user.id, update.update_id)
+    source = Source(message.chat.id, message.from_user.id, update.update_id,
+                    thread_id=_thread(message))
     if event.kind == "command" and event.command in ("reload", "stats") and \
             message.from_user.id in runtime.config.admin_ids:
         await _admin(runtime, context, source, event.command)
@@ -286,7 +256,7 @@ async def _admin(runtime: Runtime, context: ContextTypes.DEFAULT_TYPE, source: S
         _, text = await runtime.reload()
     else:
         text = stats_text(runtime.conversation, runtime.store)
-    await send_reply(context.bot, source.chat_id, None, Reply(text))
+    await send_reply(context.bot, Target(source.chat_id, source.thread_id), Reply(text))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -298,8 +268,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         message = query.message
         if message is not None:
-            message_id = message.message_id if isinstance(message, Message) else None
-            source = Source(message.chat.id, query.from_user.id, update.update_id, message_id)
+            # A message Telegram no longer has (date 0) cannot be edited: answer anew.
+            message_id = message.message_id if message.is_accessible else None
+            thread = _thread(message) if isinstance(message, Message) else None
+            source = Source(message.chat.id, query.from_user.id, update.update_id, message_id,
+                            thread)
             event = Event("button", text=query.data or "", now=dt.datetime.now(dt.UTC))
             notice = await _runtime(context).process(context.bot, source, event)
     finally:
@@ -339,9 +312,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None or chat.type != ChatType.PRIVATE:
         return
     with contextlib.suppress(TelegramError):
-        await deliver(lambda: context.bot.send_message(
-            chat.id, _runtime(context).conversation.kb.message("error"),
-            parse_mode=ParseMode.HTML))
+        await send_reply(context.bot, Target(chat.id),
+                         Reply(_runtime(context).conversation.kb.message("error")))
 
 
 async def _post_init(application: Application) -> None:
@@ -350,10 +322,18 @@ async def _post_init(application: Application) -> None:
     await deliver(lambda: application.bot.set_my_commands(
         [BotCommand(name, COMMAND_HELP[name]) for name in COMMANDS]))
     await runtime.flush_outbox(application.bot)
+    # Updates fetched but not handled before a crash go first, before polling resumes.
+    for payload in runtime.store.inbox():
+        await application.update_queue.put(Update.de_json(json.loads(payload), application.bot))
     application.bot_data["purger"] = asyncio.create_task(_purge_forever(runtime))
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(runtime.reload()))
+
+
+async def _handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """After every handler of an update: it no longer needs its place in the inbox."""
+    _runtime(context).store.handled(update.update_id)
 
 
 async def _post_shutdown(application: Application) -> None:
@@ -384,30 +364,50 @@ def settle_memory() -> None:
     gc.freeze()
 
 
-def build_application(config: Config, *, builder: ApplicationBuilder | None = None,
-                      store: Store | None = None) -> Application:
-    """The Application with every handler; tests pass a builder with short timeouts."""
+def build_application(config: Config, *, store: Store | None = None,
+                      timeout: float | None = None) -> Application:
+    """The Application with every handler; tests pass short network timeouts."""
     kb = load_knowledge(config.knowledge_path)
     settings = Settings(retention_days=config.retention_days, misses_days=config.misses_days)
     store = store or SqliteStore(config.data_dir / "otbot.sqlite3", Retention(
         config.retention_days, config.misses_days, config.log_misses))
-    builder = builder or ApplicationBuilder()
+    times = {"read_timeout": timeout, "write_timeout": timeout, "connect_timeout": timeout} \
+        if timeout else {}
+    bot = InboxBot(
+        config.token, base_url=config.base_url, base_file_url=file_url(config.base_url),
+        request=HTTPXRequest(connection_pool_size=CONNECTIONS, **times),
+        get_updates_request=HTTPXRequest(**times), inbox=store)
     application = (
-        builder.token(config.token).base_url(config.base_url)
-        .concurrent_updates(64).post_init(_post_init).post_shutdown(_post_shutdown).build()
+        ApplicationBuilder().bot(bot).concurrent_updates(CONCURRENT_UPDATES)
+        .post_init(_post_init).post_shutdown(_post_shutdown).build()
     )
     application.bot_data["runtime"] = Runtime(config, Conversation(kb, settings), store)
-    settle_memory()
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, on_message))
     application.add_handler(CallbackQueryHandler(on_button))
     application.add_handler(InlineQueryHandler(on_inline))
+    application.add_handler(TypeHandler(Update, _handled), group=1)
     application.add_error_handler(on_error)
+    settle_memory()
     return application
+
+
+def file_url(base_url: str) -> str:
+    """The file-download URL that goes with a Bot API base URL (…/bot -> …/file/bot)."""
+    head, _, _ = base_url.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot" if head else base_url
+
+
+async def _who_am_i(bot: ExtBot[None]) -> None:
+    async with bot:
+        log.info("connected to Telegram as @%s", bot.username)
 
 
 def run(config: Config, webhook_url: str | None, listen: str, port: int) -> None:
     """Run until SIGINT/SIGTERM: long polling, or a webhook with a secret token."""
     application = build_application(config)
+    # Ask Telegram who we are first: a revoked token then stops with one clear message,
+    # not python-telegram-bot's retry-loop traceback (which quotes the token).
+    asyncio.run(_who_am_i(application.bot))
     updates = ["message", "callback_query", "inline_query"]
     if webhook_url:
         application.run_webhook(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fakebotapi import FakeBotApi
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application
 
 from otbot.config import Config
 from otbot.telegram_bot import build_application
@@ -25,8 +25,7 @@ def config_for(api: FakeBotApi, data_dir: Path, **overrides: Any) -> Config:
 async def running_bot(api: FakeBotApi, data_dir: Path, **overrides: Any
                       ) -> AsyncIterator[Application]:
     """otbot polling the fake server, started and stopped in run_polling's order."""
-    builder = ApplicationBuilder().base_file_url(api.base_file_url)
-    app = build_application(config_for(api, data_dir, **overrides), builder=builder)
+    app = build_application(config_for(api, data_dir, **overrides))
     await app.initialize()
     if app.post_init:
         await app.post_init(app)

@@ -12,7 +12,7 @@ CHAT = 2002
 
 
 async def answer_all(parent: Parent, message: JSON, answer: str) -> JSON:
-    """Answer every sign with `answer` (no follow-ups for Rarely / Not sure); the lost-skill step."""
+    """Answer every sign with `answer` (no follow-ups for Rarely / Not sure); return the next."""
     for _ in range(8):
         [message] = await parent.press(message, answer)
     return message
