@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import bm25s
@@ -148,8 +149,8 @@ class Matcher:
                       for i in [i for i in order if i < faq][:limit]]
         # Topics the message shares no word with fill the list, so there are always `limit`.
         chosen = {c.topic for c in candidates}
-        candidates += [Candidate(t, 0.0) for t in self.topics
-                       if t not in chosen][: limit - len(candidates)]
+        unseen = (Candidate(t, 0.0) for t in self.topics if t not in chosen)
+        candidates += itertools.islice(unseen, limit - len(candidates))
         return Ranking(candidates, round(domain, 4), declined)
 
     def _candidate(self, index: int, score: dict[int, float], weights: dict[str, float],
