@@ -14,6 +14,7 @@ from otbot.config import Config
 from otbot.telegram_bot import build_application
 
 JSON = dict[str, Any]
+POLL_TIMEOUT = 1  # seconds a long poll waits: short, so a fault queued for getUpdates comes soon
 
 
 def config_for(api: FakeBotApi, data_dir: Path, **overrides: Any) -> Config:
@@ -22,14 +23,17 @@ def config_for(api: FakeBotApi, data_dir: Path, **overrides: Any) -> Config:
 
 
 @asynccontextmanager
-async def running_bot(api: FakeBotApi, data_dir: Path, **overrides: Any
-                      ) -> AsyncIterator[Application]:
-    """otbot polling the fake server, started and stopped in run_polling's order."""
-    app = build_application(config_for(api, data_dir, **overrides))
+async def running_bot(api: FakeBotApi, data_dir: Path, *, timeout: float | None = None,
+                      **overrides: Any) -> AsyncIterator[Application]:
+    """otbot polling the fake server, started and stopped in run_polling's order.
+
+    `timeout` shortens otbot's network timeouts, for tests of stalled requests.
+    """
+    app = build_application(config_for(api, data_dir, **overrides), timeout=timeout)
     await app.initialize()
     if app.post_init:
         await app.post_init(app)
-    await app.updater.start_polling(poll_interval=0, timeout=1)
+    await app.updater.start_polling(poll_interval=0, timeout=POLL_TIMEOUT)
     await app.start()
     try:
         yield app

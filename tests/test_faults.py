@@ -11,13 +11,13 @@ import datetime as dt
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from botharness import JSON, config_for, data_of
+from botharness import JSON, data_of, running_bot
 from fakebotapi import Call, FakeBotApi
 from telegram.error import RetryAfter
 from telegram.ext import Application
@@ -26,37 +26,22 @@ from otbot.config import Config
 from otbot.conversation import Conversation, Event
 from otbot.knowledge import KnowledgeBase
 from otbot.store import SqliteStore
-from otbot.telegram_bot import Runtime, Source, build_application
+from otbot.telegram_bot import Runtime, Source
 from otbot.telegram_send import NETWORK_ATTEMPTS, deliver
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TOKEN = "123456:TEST-token-for-otbot-tests_0123"
 READ_TIMEOUT = 1.5  # PTB gives up on a stalled request after this long (plus the poll's own)
-POLL_TIMEOUT = 1  # seconds a long poll waits, so a fault queued for getUpdates comes soon
 STALL = 5.0  # seconds the fake holds a stalled request: always longer than PTB waits
 WAIT = 10.0  # seconds for a reply after a fault: retry delays are 1.5 s at most here
 _chats = itertools.count(61_000)
 
 
-@asynccontextmanager
-async def bot_with_timeouts(api: FakeBotApi, data_dir: Path, **overrides: Any
-                            ) -> AsyncIterator[Application]:
+def bot_with_timeouts(api: FakeBotApi, data_dir: Path, **overrides: Any
+                      ) -> AbstractAsyncContextManager[Application]:
     """otbot polling the fake server, with timeouts short enough to exercise stalls."""
-    app = build_application(config_for(api, data_dir, **overrides), timeout=READ_TIMEOUT)
-    await app.initialize()
-    if app.post_init:
-        await app.post_init(app)
-    await app.updater.start_polling(poll_interval=0, timeout=POLL_TIMEOUT)
-    await app.start()
-    try:
-        yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        if app.post_shutdown:
-            await app.post_shutdown(app)
+    return running_bot(api, data_dir, timeout=READ_TIMEOUT, **overrides)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
