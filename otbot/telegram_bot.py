@@ -72,7 +72,9 @@ INLINE_RESULTS = 5
 INLINE_QUERY_CHARS = 256
 PURGE_EVERY = dt.timedelta(hours=1)
 CONCURRENT_UPDATES = 64  # handled at once; each chat still one at a time, in order
-CONNECTIONS = 32  # to the Bot API, for the replies of concurrent updates
+# Connections to the Bot API. More is slower: httpx scans its whole pool on every request
+# and keeps only 20 idle, so a big pool churns (measured in benchmarks/README.md).
+CONNECTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ class Runtime:
         self.limiters = {"text": RateLimiter(),
                          "button": RateLimiter(BUTTON_BURST, BUTTON_PER_SECOND)}
         self._locks: dict[int, asyncio.Lock] = {}
+        self.committed: set[int] = set()  # updates whose commit already left the inbox
         self._waiting: dict[int, int] = {}
 
     @contextlib.asynccontextmanager
@@ -157,6 +160,7 @@ class Runtime:
                 turn, state = Turn([notice] if verdict == "notify" else []), None
             self.store.commit(source.chat_id, state, turn.effects, source.update_id, event.now,
                               [replies.dump(r, source.target) for r in turn.replies])
+            self.committed.add(source.update_id)
             await self._send_pending(bot, source.chat_id)
             return next((r.notice for r in turn.replies if r.notice), "")
 
@@ -333,7 +337,11 @@ async def _post_init(application: Application) -> None:
 
 async def _handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """After every handler of an update: it no longer needs its place in the inbox."""
-    _runtime(context).store.handled(update.update_id)
+    runtime = _runtime(context)
+    if update.update_id in runtime.committed:
+        runtime.committed.discard(update.update_id)  # its commit took it out already
+    else:
+        runtime.store.handled(update.update_id)  # ignored updates: group chatter, edits
 
 
 async def _post_shutdown(application: Application) -> None:

@@ -121,8 +121,10 @@ class UrgentDetector:
         typed = words(text)
         spelt = [w for token in typed for w in CONTRACTIONS.get(token, (token,))]
         corrected = [self._correct_word(t) for t in spelt]
-        for tokens in (typed, spelt, corrected):
-            present = self._finder.present(tokens)
+        # Each reading is checked once: most messages read the same all three ways.
+        readings = dict.fromkeys(tuple(t) for t in (typed, spelt, corrected))
+        for tokens in readings:
+            present = self._finder.present(list(tokens))
             rule = next((c.rule for c in self._rules if c.fires(present)), None)
             if rule is not None:
                 return rule
