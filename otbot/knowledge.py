@@ -306,6 +306,8 @@ def _faq(reader: _Reader) -> dict[str, Entry]:
                              f"duplicate id '{entry.id}' (first at {first.path}:{first.line})")
                 continue
             entries[entry.id] = entry
+    if files and not entries and not reader.problems:
+        reader.error(reader.shown(files[0]), 1, "the FAQ files hold no entries")
     for entry in entries.values():
         for related in entry.related:
             if related not in entries:

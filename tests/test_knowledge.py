@@ -341,3 +341,12 @@ def test_good_entries_do_not_load_beside_a_broken_file(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError) as raised:
         load_knowledge(folder)
     assert [p.path for p in raised.value.problems] == ["knowledge/faq/b.yaml"]
+
+
+def test_faq_files_without_entries_are_an_error(tmp_path: Path) -> None:
+    """A knowledge base with nothing to answer is refused, not served."""
+    (tmp_path / "kb" / "faq").mkdir(parents=True)
+    (tmp_path / "kb" / "faq" / "a.yaml").write_text("[]\n")
+    kb, problems = read_knowledge(tmp_path / "kb")
+    assert kb is None
+    assert [str(p) for p in problems] == ["kb/faq/a.yaml:1: the FAQ files hold no entries"]
