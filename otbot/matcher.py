@@ -206,8 +206,11 @@ def choose(top3: tuple[Candidate, ...], domain: float, t: Thresholds) -> Decisio
 
 
 def rechoose(decision: Decision, thresholds: Thresholds) -> Decision:
-    """The decision the same candidates would get under other thresholds."""
-    if decision.kind in ("urgent", "smalltalk"):
+    """The decision the same candidates would get under other thresholds.
+
+    Urgent, small talk and declined messages (decline.yaml) do not depend on them.
+    """
+    if decision.kind in ("urgent", "smalltalk") or decision.detail is not None:
         return decision
     return choose(decision.candidates, decision.domain, thresholds)
 
