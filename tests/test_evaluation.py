@@ -26,5 +26,5 @@ def test_a_stricter_answer_threshold_never_answers_more(shipped_kb: KnowledgeBas
     matcher = Matcher(shipped_kb)
     rows = [r for r in sweep(matcher, evaluate(matcher, read_items(DEV)))
             if r["threshold"] == "answer_coverage"]
-    wrong = [r["answered_wrong"] + r["answered_right"] for r in rows]
-    assert wrong == sorted(wrong, reverse=True)
+    answered = [r["answered_wrong"] + r["answered_right"] for r in rows]
+    assert answered == sorted(answered, reverse=True)
