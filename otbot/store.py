@@ -123,9 +123,11 @@ class SqliteStore:
             if forget:
                 self._db.execute("DELETE FROM outbox WHERE chat_id = ?", (chat_id,))
                 # The parent's own fetched updates that are still waiting, texts included.
-                self._db.execute("DELETE FROM inbox WHERE update_id != ? AND "
-                                 "json_extract(payload, '$.message.chat.id') = ?",
-                                 (update_id or 0, chat_id))
+                self._db.execute(
+                    "DELETE FROM inbox WHERE update_id != ? AND ? IN ("
+                    "json_extract(payload, '$.message.chat.id'), "
+                    "json_extract(payload, '$.callback_query.message.chat.id'))",
+                    (update_id or 0, chat_id))
             if state is None:
                 pass
             elif forget or not state:

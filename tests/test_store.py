@@ -65,3 +65,13 @@ def test_purge_keeps_recent_and_drops_old(tmp_path: Path) -> None:
     assert store.load(1) == {} and store.load(2) == {"b": 2}
     assert [text for text, _ in store.misses()] == ["new question"]
     assert not store.was_handled(5) and store.was_handled(6)
+
+
+def test_forget_also_drops_the_parents_unhandled_updates(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "otbot.sqlite3")
+    message = '{"message": {"chat": {"id": 7}, "text": "my son bites"}}'
+    press = '{"callback_query": {"message": {"chat": {"id": 7}}, "data": "1:m:topics"}}'
+    other = '{"message": {"chat": {"id": 9}, "text": "hello"}}'
+    store.receive([(1, message), (2, press), (3, other), (4, "{}")], NOW)
+    store.commit(7, {}, [("forget", "")], 4, NOW)
+    assert store.inbox() == [other]
