@@ -15,7 +15,7 @@ import logging
 import secrets
 import signal
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlparse
 
 from telegram import (
@@ -57,8 +57,6 @@ from otbot.store import Retention, SqliteStore, Store
 from otbot.telegram_send import deliver, send_reply
 
 log = logging.getLogger("otbot")
-T = TypeVar("T")
-
 COMMAND_HELP = {
     "start": "Welcome and main menu",
     "topics": "Browse everything I can answer",
@@ -150,9 +148,10 @@ class Runtime:
             if self.store.was_handled(source.update_id):
                 return ""  # Telegram re-sent an update we answered before a crash
             limiter = self.limiters["button" if event.kind == "button" else "text"]
-            # An emergency is never slowed down, however fast the parent was typing before.
-            urgent = event.kind == "text" and self.conversation.is_urgent(event.text)
-            verdict = "ok" if urgent else limiter.check(source.user_id, event.now.timestamp())
+            verdict = limiter.check(source.user_id, event.now.timestamp())
+            if verdict != "ok" and event.kind == "text" and self.conversation.is_urgent(
+                    event.text):
+                verdict = "ok"  # an emergency is never slowed down, however fast the typing
             if verdict == "ok":
                 turn, state = self.conversation.handle(event, self.store.load(source.chat_id))
             else:  # too fast: one notice, then silence until the parent slows down
