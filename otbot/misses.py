@@ -96,7 +96,8 @@ def as_json(groups: list[MissGroup], total: int) -> dict[str, Any]:
     return {"total": total, "groups": [
         {"count": g.count, "wording": g.wording, "others": list(g.others), "first": g.first,
          "last": g.last,
-         "nearest": {"id": g.nearest.topic, "score": g.nearest.score} if g.nearest else None}
+         "nearest": {"id": g.nearest.topic, "score": g.nearest.score,
+                     "coverage": g.nearest.coverage} if g.nearest else None}
         for g in groups]}
 
 
@@ -109,6 +110,9 @@ def as_text(groups: list[MissGroup], total: int, shown_of: int) -> str:
         if g.others:
             lines.append("      also: " + " | ".join(g.others))
         seen = g.first if g.first == g.last else f"{g.first} to {g.last}"
-        nearest = f"{g.nearest.topic} ({g.nearest.score:.2f})" if g.nearest else "none"
+        # Coverage, not the score, says how much of the question that entry speaks to: the
+        # score is relative to the best match, so even a poor best match scores high.
+        nearest = (f"{g.nearest.topic} (covers {g.nearest.coverage:.0%} of the question)"
+                   if g.nearest else "none")
         lines.append(f"      seen {seen}; nearest entry: {nearest}")
     return "\n".join(lines)
