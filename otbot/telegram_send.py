@@ -66,15 +66,25 @@ async def deliver(call: Callable[[], Awaitable[T]]) -> T | None:
     return None  # unreachable: the last attempt returns or raises
 
 
-def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
-    """Inline keyboard for reply buttons; share buttons open inline mode in another chat."""
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton(b.label, switch_inline_query=b.share) if b.share is not None
-         else InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-        for row in buttons
-    ])
+def keyboard(buttons: tuple[tuple[Button, ...], ...], *, inline: bool
+             ) -> InlineKeyboardMarkup | None:
+    """Inline keyboard for reply buttons; share buttons open inline mode in another chat.
+
+    Share buttons are left out unless the bot has inline mode (BotFather's /setinline).
+    """
+    layout = [[InlineKeyboardButton(b.label, switch_inline_query=b.share) if b.share is not None
+               else InlineKeyboardButton(b.label, callback_data=b.data)
+               for b in row if b.share is None or inline] for row in buttons]
+    layout = [row for row in layout if row]
+    return InlineKeyboardMarkup(layout) if layout else None
+
+
+def _inline_mode(bot: Any) -> bool:
+    """Whether Telegram says this bot answers inline queries (known once it is initialised)."""
+    try:
+        return bool(bot.supports_inline_queries)
+    except (RuntimeError, AttributeError):  # not initialised yet: play safe, no share button
+        return False
 
 
 async def send_reply(bot: Any, target: Target, reply: Reply) -> None:
@@ -82,7 +92,7 @@ async def send_reply(bot: Any, target: Target, reply: Reply) -> None:
     if reply.document is not None:
         await _send_document(bot, target, reply)
         return
-    markup = keyboard(reply.buttons)
+    markup = keyboard(reply.buttons, inline=_inline_mode(bot))
     message_id = target.message_id
     if reply.edit and message_id is not None and utf16_length(reply.text) <= MAX_MESSAGE:
         try:
@@ -109,4 +119,4 @@ async def _send_document(bot: Any, target: Target, reply: Reply) -> None:
     await deliver(lambda: bot.send_document(
         target.chat_id, InputFile(io.BytesIO(document.content), filename=document.filename),
         caption=caption, parse_mode=ParseMode.HTML, message_thread_id=target.thread_id,
-        reply_markup=keyboard(reply.buttons)))
+        reply_markup=keyboard(reply.buttons, inline=_inline_mode(bot))))

@@ -10,6 +10,8 @@ from botharness import Parent, buttons, data_of, labels, running_bot
 from fakebotapi import FakeBotApi
 
 from otbot.callbacks import encode
+from otbot.replies import Button
+from otbot.telegram_send import keyboard
 
 CHAT = 1001
 
@@ -283,3 +285,13 @@ async def test_a_long_answer_is_split_within_telegram_limits(
     assert all(len(r["text"]) <= 4096 for r in replies)
     assert buttons(replies[-1]) and not buttons(replies[0])  # buttons under the last part
     assert_strict(fake_api)
+
+
+def test_share_buttons_only_when_the_bot_has_inline_mode() -> None:
+    buttons = ((Button("Related", "1:a:x"),), (Button("Share", share="what is OT"),))
+    with_inline = keyboard(buttons, inline=True)
+    without = keyboard(buttons, inline=False)
+    assert with_inline is not None and len(with_inline.inline_keyboard) == 2
+    assert without is not None and [[b.text for b in row] for row in without.inline_keyboard] \
+        == [["Related"]]
+    assert keyboard(((Button("Share", share="q"),),), inline=False) is None
