@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -504,7 +505,7 @@ def read_knowledge(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
     problems = sorted(set(reader.problems))
     if any(p.level == "error" for p in problems):
         return None, problems
-    kb = KnowledgeBase(**{**kb.__dict__, "warnings": tuple(problems)})
+    kb = dataclasses.replace(kb, warnings=tuple(problems))
     return kb, problems
 
 

@@ -174,18 +174,18 @@ class Analyzer:
 
     def terms(self, text: str, *, fix_typos: bool = False) -> list[str]:
         """Stemmed content terms of a text, synonyms mapped, stop words dropped."""
-        tokens = words(text)
-        if fix_typos:
-            tokens = self.correct(tokens)
-        stems, _ = self.synonyms.apply(self.stem(tokens), [0.0] * len(tokens))
-        return [t for t in stems if t not in self._stopwords]
+        return [term for term, _ in self._analyse(text, fix_typos, weigh=False)]
 
     def weighted_terms(self, text: str, *, fix_typos: bool = False) -> list[tuple[str, float]]:
         """Content terms with how much each says about the topic (see `rarity`)."""
+        return self._analyse(text, fix_typos, weigh=True)
+
+    def _analyse(self, text: str, fix_typos: bool, weigh: bool) -> list[tuple[str, float]]:
+        """The pipeline; weighing is skipped when indexing, where it is most of the cost."""
         tokens = words(text)
         if fix_typos:
             tokens = self.correct(tokens)
-        weights = [rarity(t, t in self._vocabulary) for t in tokens]
+        weights = [rarity(t, t in self._vocabulary) if weigh else 0.0 for t in tokens]
         stems, weights = self.synonyms.apply(self.stem(tokens), weights)
         return [(t, w) for t, w in zip(stems, weights, strict=True) if t not in self._stopwords]
 
