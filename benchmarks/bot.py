@@ -31,10 +31,10 @@ from typing import Any
 from aiohttp import web
 from common import EVAL, ROOT, SEED, median, percentile, revision, table, verdict
 
-from otbot import telegram_bot
-from otbot.evaluation import read_items
-from otbot.knowledge import default_dir, load_knowledge
-from otbot.ratelimit import BURST
+from otbot.kb import default_dir, load_knowledge
+from otbot.telegram_bot import app as telegram_bot
+from otbot.telegram_bot.ratelimit import BURST
+from otbot.tools.evaluation import read_items
 
 sys.path.insert(0, str(ROOT / "tests"))
 from fakebotapi import FakeBotApi

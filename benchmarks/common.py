@@ -13,8 +13,8 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from otbot.evaluation import Item, read_items
-from otbot.knowledge import KnowledgeBase
+from otbot.kb import KnowledgeBase
+from otbot.tools.evaluation import Item, read_items
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"

@@ -30,9 +30,9 @@ from common import (
 )
 from rapidfuzz import fuzz, process, utils
 
-from otbot.evaluation import Item
-from otbot.knowledge import KnowledgeBase, iter_sentences, load_knowledge
-from otbot.matcher import Matcher
+from otbot.kb import KnowledgeBase, iter_sentences, load_knowledge
+from otbot.tools.evaluation import Item
+from otbot.understanding.matcher import Matcher
 
 Ranker = Callable[[str], list[str]]  # topic ids, best first, only those scoring above zero
 

@@ -35,11 +35,11 @@ from common import (
 from rapidfuzz import process
 from synthetic import Query, queries, write_synthetic
 
-from otbot.evaluation import read_items
-from otbot.knowledge import KnowledgeBase, iter_sentences, load_knowledge
-from otbot.matcher import Decision, Matcher
-from otbot.telegram_bot import settle_memory
-from otbot.text import words
+from otbot.kb import KnowledgeBase, iter_sentences, load_knowledge
+from otbot.telegram_bot.app import settle_memory
+from otbot.tools.evaluation import read_items
+from otbot.understanding.matcher import Decision, Matcher
+from otbot.understanding.text import words
 
 WARMUP = 50  # untimed calls per method before timing (10 on the large base)
 SHIPPED_ROUNDS = 2  # each shipped message is timed this many times per method

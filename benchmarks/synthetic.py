@@ -12,8 +12,8 @@ import yaml
 from common import KNOWLEDGE, add_typos, with_context
 from spellchecker import SpellChecker
 
-from otbot.knowledge import Entry, load_knowledge
-from otbot.text import KEPT_WORDS, STOPWORDS
+from otbot.kb import Entry, load_knowledge
+from otbot.understanding.text import KEPT_WORDS, STOPWORDS
 
 ALTERNATES = 8
 KEYWORDS = 4

@@ -9,15 +9,23 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from otbot.knowledge import KnowledgeBase, KnowledgeError, configured_dir, load_knowledge
-from otbot.yamlfile import YamlError
+from otbot.config import data_folder, knowledge_folder
+from otbot.kb import KnowledgeBase, KnowledgeError, load_knowledge
+from otbot.kb.yamlfile import YamlError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
+def _folder(args: argparse.Namespace) -> Path:
+    """The knowledge folder the command uses, said on stderr so an edit's fate is never a guess."""
+    folder = knowledge_folder(args.knowledge)
+    print(f"otbot: knowledge folder {folder}", file=sys.stderr)
+    return folder
+
+
 def _load(args: argparse.Namespace) -> KnowledgeBase:
     """The knowledge base named by --knowledge / OTBOT_KNOWLEDGE_DIR, or exit with its errors."""
-    folder = configured_dir(args.knowledge)
+    folder = _folder(args)
     try:
         return load_knowledge(folder)
     except KnowledgeError as error:
@@ -30,8 +38,8 @@ def _load(args: argparse.Namespace) -> KnowledgeBase:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Print the decision for one message."""
-    from otbot.matcher import Matcher
-    from otbot.report import describe_decision
+    from otbot.tools.report import describe_decision
+    from otbot.understanding.matcher import Matcher
 
     kb = _load(args)
     decision = Matcher(kb).decide(args.text)
@@ -48,9 +56,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Measure the matcher on a labelled file."""
-    from otbot.evaluation import evaluate, read_items, sweep
-    from otbot.matcher import Matcher
-    from otbot.report import eval_json, eval_text
+    from otbot.tools.evaluation import evaluate, read_items, sweep
+    from otbot.tools.report import eval_json, eval_text
+    from otbot.understanding.matcher import Matcher
 
     kb = _load(args)
     try:
@@ -69,8 +77,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """Talk to the bot in the terminal, no token or network needed."""
-    from otbot.conversation import Conversation
-    from otbot.terminal import run_chat
+    from otbot.dialog.conversation import Conversation
+    from otbot.terminal.chat import run_chat
 
     run_chat(Conversation(_load(args)), sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
     return EXIT_OK
@@ -91,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(config)
     from telegram.error import InvalidToken
 
-    from otbot.telegram_bot import run
+    from otbot.telegram_bot.app import run
 
     try:
         run(config, args.webhook, args.listen, args.port)
@@ -104,12 +112,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit 0 if the knowledge base loads and the data folder's database is writable."""
-    import os
-
     from otbot.store import SqliteStore
 
     _load(args)
-    data = Path(os.environ.get("OTBOT_DATA_DIR", "").strip() or "data")
+    data = data_folder()
     try:
         SqliteStore(data / "otbot.sqlite3").close()
     except Exception as error:  # any failure is "unhealthy", said plainly
@@ -121,9 +127,9 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 def cmd_kb_check(args: argparse.Namespace) -> int:
     """Validate the knowledge folder and report every problem as FILE:LINE: message."""
-    from otbot.checks import check_folder
+    from otbot.tools.checks import check_folder
 
-    folder = configured_dir(args.knowledge)
+    folder = _folder(args)
     problems = check_folder(folder)
     for problem in problems:
         print(problem)
@@ -135,9 +141,9 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
 
 def cmd_kb_import(args: argparse.Namespace) -> int:
     """Write the good rows of a CSV or TSV FAQ as knowledge-base YAML; report the others."""
-    from otbot.importer import ImportFailed, import_faq
+    from otbot.tools.importer import ImportFailed, import_faq
 
-    folder = configured_dir(args.knowledge)
+    folder = _folder(args)
     output = Path(args.output) if args.output else folder / "faq" / "imported.yaml"
     try:
         result = import_faq(Path(args.file), folder, output, force=args.force)
@@ -162,8 +168,9 @@ def cmd_misses(args: argparse.Namespace) -> int:
     """List the unanswered questions asked most, similar wordings grouped."""
     import sqlite3
 
-    from otbot import misses
-    from otbot.matcher import Matcher
+    from otbot.tools import misses
+    from otbot.understanding.grouping import group_misses
+    from otbot.understanding.matcher import Matcher
 
     path = misses.database_path(args.data)
     try:
@@ -177,7 +184,7 @@ def cmd_misses(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(misses.as_json([], 0)))
         return EXIT_OK
-    groups = misses.group_misses(rows)
+    groups = group_misses(rows)
     shown = misses.with_nearest(groups[: args.limit], Matcher(_load(args)))
     print(json.dumps(misses.as_json(shown, len(rows)), indent=1) if args.json
           else misses.as_text(shown, len(rows), len(groups)))

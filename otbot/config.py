@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from otbot.kb import default_dir
+
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 
@@ -34,13 +36,32 @@ class Config:
     @property
     def knowledge_path(self) -> Path:
         """The knowledge folder to serve."""
-        from otbot.knowledge import configured_dir
-
-        return configured_dir(self.knowledge_dir)
+        return knowledge_folder(self.knowledge_dir, {})
 
     def __repr__(self) -> str:
         # The token must never reach a log or a traceback through a repr.
         return f"Config(data_dir={self.data_dir!s}, admins={len(self.admin_ids)})"
+
+
+def knowledge_folder(explicit: str | None = None, env: Mapping[str, str] | None = None,
+                     cwd: Path | None = None) -> Path:
+    """The knowledge folder, in the documented order.
+
+    --knowledge, then OTBOT_KNOWLEDGE_DIR, then ./knowledge when it holds an faq/ folder (a
+    maintainer's checkout: edits there take effect), then the copy shipped in the package.
+    """
+    env = os.environ if env is None else env
+    chosen = explicit or env.get("OTBOT_KNOWLEDGE_DIR", "").strip()
+    if chosen:
+        return Path(chosen)
+    local = (cwd or Path.cwd()) / "knowledge"
+    return local if (local / "faq").is_dir() else default_dir()
+
+
+def data_folder(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """Where the database lives: --data, else OTBOT_DATA_DIR, else ./data."""
+    env = os.environ if env is None else env
+    return Path(explicit or env.get("OTBOT_DATA_DIR", "").strip() or "data")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -82,8 +103,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
     return Config(
         token=token,
         base_url=base_url,
-        data_dir=Path(env.get("OTBOT_DATA_DIR", "").strip() or "data"),
-        knowledge_dir=env.get("OTBOT_KNOWLEDGE_DIR", "").strip() or None,
+        data_dir=data_folder(None, env),
+        knowledge_dir=str(knowledge_folder(None, env)),
         admin_ids=_admins(env.get("OTBOT_ADMIN_IDS", "")),
         log_level=level,
         log_misses=env.get("OTBOT_LOG_MISSES", "1").strip() not in {"0", "false", "no", "off"},

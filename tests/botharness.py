@@ -11,7 +11,7 @@ from fakebotapi import FakeBotApi
 from telegram.ext import Application
 
 from otbot.config import Config
-from otbot.telegram_bot import build_application
+from otbot.telegram_bot.app import build_application
 
 JSON = dict[str, Any]
 POLL_TIMEOUT = 1  # seconds a long poll waits: short, so a fault queued for getUpdates comes soon

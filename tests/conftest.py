@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fakebotapi import FakeBotApi
 
-from otbot.knowledge import KnowledgeBase, default_dir, load_knowledge
+from otbot.kb import KnowledgeBase, default_dir, load_knowledge
 
 TOKEN = "123456:TEST-token-for-otbot-tests_0123"  # shaped like a real one: otbot checks
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from otbot.config import ConfigError, RedactToken, from_env
+from otbot.config import ConfigError, RedactToken, from_env, knowledge_folder
+from otbot.kb import default_dir
 
 TOKEN = "123456:AAbbCCddEEffGGhhIIjjKKllMMnn"
 
@@ -53,3 +54,13 @@ def test_the_token_is_redacted_from_log_records_and_tracebacks() -> None:
 
 def test_repr_hides_the_token() -> None:
     assert TOKEN not in repr(from_env({"TELEGRAM_BOT_TOKEN": TOKEN}))
+
+
+def test_the_knowledge_folder_order(tmp_path: Path) -> None:
+    """--knowledge, then OTBOT_KNOWLEDGE_DIR, then ./knowledge with faq/, then the shipped one."""
+    (tmp_path / "knowledge" / "faq").mkdir(parents=True)
+    env = {"OTBOT_KNOWLEDGE_DIR": "/from/env"}
+    assert knowledge_folder("/explicit", env, tmp_path) == Path("/explicit")
+    assert knowledge_folder(None, env, tmp_path) == Path("/from/env")
+    assert knowledge_folder(None, {}, tmp_path) == tmp_path / "knowledge"
+    assert knowledge_folder(None, {}, tmp_path / "knowledge") == default_dir()

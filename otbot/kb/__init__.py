@@ -1,0 +1,19 @@
+"""The knowledge base: read the knowledge folder and validate it into an immutable model."""
+
+from otbot.kb.loader import iter_sentences, load_knowledge, read_knowledge
+from otbot.kb.model import (
+    Decline,
+    Entry,
+    KnowledgeBase,
+    KnowledgeError,
+    SmallTalk,
+    SmallTalkKind,
+    Theme,
+    Urgent,
+    UrgentRule,
+)
+from otbot.kb.reader import ID_PATTERN, default_dir
+
+__all__ = ["ID_PATTERN", "Decline", "Entry", "KnowledgeBase", "KnowledgeError", "SmallTalk",
+           "SmallTalkKind", "Theme", "Urgent", "UrgentRule", "default_dir", "iter_sentences",
+           "load_knowledge", "read_knowledge"]

@@ -1,0 +1,302 @@
+"""Load a knowledge folder into a validated, immutable model, or report every problem in it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from otbot.kb.markup import visible_text
+from otbot.kb.model import (
+    Decline,
+    Entry,
+    KnowledgeBase,
+    KnowledgeError,
+    SmallTalk,
+    SmallTalkKind,
+    Theme,
+    Urgent,
+    UrgentRule,
+)
+from otbot.kb.reader import AREAS, ID_PATTERN, UNREADABLE, Reader, default_dir, mapping_file
+from otbot.kb.screen import read_screen
+from otbot.kb.yamlfile import MarkedDict, MarkedList, Problem
+
+ANSWER_ADVISED_LENGTH = 900  # what a parent reads comfortably on a phone
+ENTRY_FIELDS = {"id", "question", "alternates", "answer", "keywords", "related", "area",
+                "source", "reviewed", "offer_screen"}
+
+
+def _entry(reader: Reader, data: Any, path: str, theme: str, line: int) -> Entry | None:
+    if not isinstance(data, MarkedDict):
+        reader.error(path, line,
+                     "each entry must be a mapping with id, question, alternates, answer")
+        return None
+    reader.fields(data, ENTRY_FIELDS, path, "an entry")
+    entry_id = data.get("id")
+    if not isinstance(entry_id, str) or not ID_PATTERN.match(entry_id):
+        reader.error(path, data.line_of("id"),
+                     "'id' must be 1-40 characters of a-z, 0-9 and '-', starting with a letter"
+                     " or digit" if entry_id is not None else "missing field 'id'")
+        entry_id = None
+    question = reader.text(data, "question", path)
+    alternates = reader.texts(data, "alternates", path, required=True)
+    answer = reader.text(data, "answer", path, html=True)
+    if answer and len(visible_text(answer)) > ANSWER_ADVISED_LENGTH:
+        reader.warn(path, data.line_of("answer"),
+                    f"answer is {len(visible_text(answer))} characters; "
+                    f"keep it under about {ANSWER_ADVISED_LENGTH} for a phone screen")
+    area = data.get("area")
+    if area is not None and area not in AREAS:
+        reader.error(path, data.line_of("area"),
+                     f"unknown area '{area}'; known areas: {', '.join(AREAS)}")
+    reviewed = data.get("reviewed")
+    if reviewed is not None and not isinstance(reviewed, dt.date):
+        reader.error(path, data.line_of("reviewed"), "'reviewed' must be a date like 2026-01-31")
+        reviewed = None
+    source = data.get("source", "general")
+    if not isinstance(source, str):
+        reader.error(path, data.line_of("source"), "'source' must be a text")
+    offer_screen = data.get("offer_screen", False)
+    if not isinstance(offer_screen, bool):
+        reader.error(path, data.line_of("offer_screen"), "'offer_screen' must be true or false")
+    if entry_id is None or not question or not answer:
+        return None
+    return Entry(
+        id=entry_id, question=question, alternates=alternates, answer=answer, theme=theme,
+        keywords=reader.texts(data, "keywords", path), related=reader.texts(data, "related", path),
+        area=area, source=str(source), reviewed=reviewed, offer_screen=offer_screen is True,
+        path=path, line=data.line,
+    )
+
+
+def _faq(reader: Reader) -> dict[str, Entry]:
+    files = sorted((reader.folder / "faq").glob("*.yaml"))
+    if not files:
+        reader.error(reader.shown(reader.folder / "faq"), 1, "no FAQ files (faq/*.yaml) found")
+    entries: dict[str, Entry] = {}
+    for file in files:
+        path = reader.shown(file)
+        data = reader.read(file)
+        if data is UNREADABLE:
+            continue
+        if not isinstance(data, MarkedList):
+            reader.error(path, 1, "an FAQ file must be a list of entries")
+            continue
+        for item, line in zip(data, data.item_lines, strict=True):
+            entry = _entry(reader, item, path, file.stem, line)
+            if entry is None:
+                continue
+            if entry.id in entries:
+                first = entries[entry.id]
+                reader.error(path, entry.line,
+                             f"duplicate id '{entry.id}' (first at {first.path}:{first.line})")
+                continue
+            entries[entry.id] = entry
+    if files and not entries and not reader.problems:
+        reader.error(reader.shown(files[0]), 1, "the FAQ files hold no entries")
+    for entry in entries.values():
+        for related in entry.related:
+            if related not in entries:
+                reader.error(entry.path, entry.line,
+                             f"'{entry.id}' is related to '{related}', which does not exist")
+    return entries
+
+
+def _themes(reader: Reader, entries: dict[str, Entry]) -> tuple[Theme, ...]:
+    titles: dict[str, str] = {}
+    file = reader.folder / "themes.yaml"
+    if file.exists():
+        data = reader.read(file)
+        path = reader.shown(file)
+        for item in data if isinstance(data, list) else []:  # broken file: already reported
+            if isinstance(item, MarkedDict):
+                reader.fields(item, {"id", "title"}, path, "a theme")
+                theme_id, title = item.get("id"), reader.text(item, "title", path)
+                if isinstance(theme_id, str) and title:
+                    titles[theme_id] = title
+            else:
+                reader.error(path, getattr(data, "line", 1), "each theme needs an id and a title")
+    order = list(titles) + sorted({e.theme for e in entries.values()} - set(titles))
+    themes = []
+    for theme_id in order:
+        members = tuple(e.id for e in entries.values() if e.theme == theme_id)
+        if members:
+            title = titles.get(theme_id) or theme_id.replace("-", " ").capitalize()
+            themes.append(Theme(theme_id, title, members))
+    return tuple(themes)
+
+
+def _synonyms(reader: Reader) -> dict[str, tuple[str, ...]]:
+    file = reader.folder / "synonyms.yaml"
+    if not file.exists():
+        return {}
+    data = reader.read(file)
+    path = reader.shown(file)
+    if data is UNREADABLE:
+        return {}
+    if not isinstance(data, MarkedDict):
+        reader.error(path, 1, "synonyms.yaml must map each term to a list of variants")
+        return {}
+    groups: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, str] = {}
+    for canonical in data:
+        variants = reader.texts(data, canonical, path, required=True)
+        for variant in variants:
+            key = variant.casefold()
+            if key in seen and seen[key] != canonical:
+                reader.error(path, data.line_of(canonical),
+                             f"'{variant}' is a variant of both '{seen[key]}' and '{canonical}'")
+            seen[key] = canonical
+        groups[canonical] = variants
+    return groups
+
+
+def _urgent(reader: Reader) -> Urgent:
+    data, path = mapping_file(reader, "urgent.yaml")
+    if not isinstance(data, MarkedDict):
+        if data is not UNREADABLE:
+            reader.error(path, 1, "urgent.yaml must have a reply and rules")
+        return Urgent("", ())
+    reader.fields(data, {"reply", "rules"}, path, "urgent.yaml")
+    reply = reader.text(data, "reply", path, html=True)
+    rules = []
+    for item in data.get("rules") or []:
+        if not isinstance(item, MarkedDict):
+            reader.error(path, data.line_of("rules"), "each urgent rule must be a mapping")
+            continue
+        reader.fields(item, {"id", "phrases", "together", "unless", "extra"}, path,
+                      "an urgent rule")
+        together = []
+        for group in item.get("together") or []:
+            if isinstance(group, list) and all(isinstance(w, str) for w in group) and group:
+                together.append(tuple(group))
+            else:
+                reader.error(path, item.line_of("together"),
+                             "'together' must be a list of lists of words")
+        rules.append(UrgentRule(
+            id=str(item.get("id", "")), phrases=reader.texts(item, "phrases", path),
+            together=tuple(together), unless=reader.texts(item, "unless", path),
+            extra=reader.text(item, "extra", path, html=True, required=False)))
+    if not rules:
+        reader.error(path, data.line, "urgent.yaml has no rules")
+    return Urgent(reply, tuple(rules))
+
+
+def _smalltalk(reader: Reader) -> SmallTalk:
+    data, path = mapping_file(reader, "smalltalk.yaml")
+    if not isinstance(data, MarkedDict):
+        if data is not UNREADABLE:
+            reader.error(path, 1, "smalltalk.yaml must have kinds and filler")
+        return SmallTalk(())
+    reader.fields(data, {"kinds", "filler"}, path, "smalltalk.yaml")
+    kinds = []
+    for item in data.get("kinds") or []:
+        if not isinstance(item, MarkedDict):
+            reader.error(path, data.line_of("kinds"), "each small-talk kind must be a mapping")
+            continue
+        reader.fields(item, {"id", "phrases", "reply"}, path, "a small-talk kind")
+        kinds.append(SmallTalkKind(str(item.get("id", "")),
+                                   reader.texts(item, "phrases", path, required=True),
+                                   reader.text(item, "reply", path, html=True)))
+    return SmallTalk(tuple(kinds), reader.texts(data, "filler", path))
+
+
+def _messages(reader: Reader) -> dict[str, str]:
+    """The bot's own texts: the shipped ones, overridden key by key by the folder's."""
+    shipped = default_dir() / "messages.yaml"
+    files = [shipped]
+    own = reader.folder / "messages.yaml"
+    if own.resolve() != shipped.resolve() and own.exists():
+        files.append(own)
+    messages: dict[str, str] = {}
+    for file in files:
+        data, path = reader.read(file), reader.shown(file)
+        if data is UNREADABLE:
+            continue
+        if not isinstance(data, MarkedDict):
+            reader.error(path, 1, "messages.yaml must map message names to texts")
+            continue
+        if messages:
+            reader.fields(data, set(messages), path, "messages.yaml")
+        for key in data:
+            text = reader.text(data, key, path, html=True)
+            if text:
+                messages[key] = text
+    return messages
+
+
+def _declines(reader: Reader, entries: dict[str, Entry]) -> dict[str, Decline]:
+    """decline.yaml: questions parents ask that the bot must not answer with an FAQ entry."""
+    file = reader.folder / "decline.yaml"
+    if not file.exists():
+        return {}
+    data, path = reader.read(file), reader.shown(file)
+    if data is UNREADABLE:
+        return {}
+    if not isinstance(data, MarkedList):
+        reader.error(path, 1, "decline.yaml must be a list of entries with id and alternates")
+        return {}
+    declines: dict[str, Decline] = {}
+    for item, line in zip(data, data.item_lines, strict=True):
+        if not isinstance(item, MarkedDict):
+            reader.error(path, line, "each entry needs an id and alternates")
+            continue
+        reader.fields(item, {"id", "alternates", "reply"}, path, "a decline entry")
+        decline_id = item.get("id")
+        if not isinstance(decline_id, str) or not ID_PATTERN.match(decline_id):
+            reader.error(path, item.line_of("id"), "'id' must be 1-40 characters of a-z, 0-9 "
+                                                    "and '-'")
+            continue
+        if decline_id in entries or decline_id in declines:
+            reader.error(path, item.line_of("id"), f"duplicate id '{decline_id}'")
+            continue
+        declines[decline_id] = Decline(
+            decline_id, reader.texts(item, "alternates", path, required=True),
+            reader.text(item, "reply", path, html=True, required=False), path, item.line)
+    return declines
+
+
+def _fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(folder.rglob("*.yaml")):
+        digest.update(str(file.relative_to(folder)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def read_knowledge(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """Read and validate a folder: the model (None on any error) and every problem found."""
+    reader = Reader(folder)
+    if not folder.is_dir():
+        reader.error(str(folder), 1, "no such knowledge folder")
+        return None, reader.problems
+    entries = _faq(reader)
+    themes, synonyms = _themes(reader, entries), _synonyms(reader)
+    urgent, smalltalk, messages = _urgent(reader), _smalltalk(reader), _messages(reader)
+    screen, declines = read_screen(reader, entries), _declines(reader, entries)
+    problems = sorted(set(reader.problems))
+    if screen is None or any(p.level == "error" for p in problems):
+        return None, problems
+    return KnowledgeBase(
+        entries=entries, themes=themes, synonyms=synonyms, urgent=urgent, smalltalk=smalltalk,
+        messages=messages, screen=screen, folder=folder, declines=declines,
+        version=_fingerprint(folder), warnings=tuple(problems),
+    ), problems
+
+
+def load_knowledge(folder: Path) -> KnowledgeBase:
+    """Load a folder whole, or raise KnowledgeError listing every error; never half-load."""
+    kb, problems = read_knowledge(folder)
+    if kb is None:
+        raise KnowledgeError([p for p in problems if p.level == "error"])
+    return kb
+
+
+def iter_sentences(kb: KnowledgeBase) -> Iterator[tuple[Entry, str]]:
+    """Every (entry, wording) pair: the canonical question and its alternates."""
+    for entry in kb.entries.values():
+        for sentence in entry.sentences():
+            yield entry, sentence

@@ -1,0 +1,1 @@
+"""The terminal adapter: the same conversation as numbered choices in a terminal."""

@@ -1,0 +1,1 @@
+"""The maintainers' tools: evaluation, reports, misses, overlaps, import and checks."""

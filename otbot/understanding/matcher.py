@@ -1,0 +1,235 @@
+"""Decide what to do with a message: answer, offer choices, admit no answer, urgent, small talk."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from enum import StrEnum
+
+import bm25s
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from otbot.kb import KnowledgeBase
+from otbot.understanding.smalltalk import SmallTalkDetector
+from otbot.understanding.text import Analyzer, words
+from otbot.understanding.urgent import UrgentDetector
+
+MAX_INPUT = 2000  # characters looked at: a 20,000-character message is not 10x more question
+FUZZY_POOL = 15  # entries whose wordings get the (costlier) fuzzy comparison
+RANKED = 10  # candidates a ranking returns
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where scores turn into decisions; calibrated on eval/dev.yaml (see `otbot eval`)."""
+
+    # Answer only if the best topic accounts for this share of what the message is about
+    # (its words weighted by rarity) and leads the runner-up by `margin`.
+    answer_coverage: float = 0.5
+    margin: float = 0.04
+    # Offer choices only if this share of the message is vocabulary the knowledge base
+    # knows at all; below it the message is about something else ("best stroller").
+    clarify_domain: float = 0.7
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A topic, how well the message matches it (0..1), and the share of it it covers."""
+
+    topic: str
+    score: float
+    coverage: float = 0.0
+
+
+class DecisionKind(StrEnum):
+    """What the bot does with a message."""
+
+    ANSWER = "answer"  # one topic's answer
+    CLARIFY = "clarify"  # "did you mean…": the best topics as buttons
+    FALLBACK = "fallback"  # no answer: say so kindly (or a decline's own words)
+    URGENT = "urgent"  # a possible emergency: the emergency reply, nothing else
+    SMALLTALK = "smalltalk"  # a greeting, thanks or goodbye: reply in kind
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the bot should do with one message."""
+
+    kind: DecisionKind
+    topic: str | None = None
+    candidates: tuple[Candidate, ...] = ()
+    score: float = 0.0
+    detail: str | None = None  # the urgent rule, small-talk kind or decline that fired
+    domain: float = 0.0  # share of the message the knowledge base has words for
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The topics offered as buttons for a clarify decision (the three best)."""
+        return tuple(c.topic for c in self.candidates)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Every topic scored for one message, best first, and how in-domain the message is."""
+
+    candidates: list[Candidate]
+    domain: float
+    declined: Candidate | None = None  # a decline.yaml kind that matched better than any topic
+
+
+class Matcher:
+    """An index over one knowledge base, and the decision rules."""
+
+    def __init__(self, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> None:
+        self.kb = kb
+        self.thresholds = thresholds or Thresholds()
+        self.urgent = UrgentDetector(kb.urgent)
+        self.smalltalk = SmallTalkDetector(kb.smalltalk)
+        self.topics = list(kb.entries)
+        vocabulary = {w for e in kb.entries.values()
+                      for text in (*e.sentences(), *e.keywords) for w in words(text)}
+        vocabulary |= {w for d in kb.declines.values() for text in d.alternates
+                       for w in words(text)}
+        self.analyzer = Analyzer(kb.synonyms, vocabulary)
+        # Documents: the FAQ entries, then the declined kinds of question (decline.yaml),
+        # which compete for a message so that it is declined rather than answered wrongly.
+        self._ids = self.topics + list(kb.declines)
+        self._sentences: list[str] = []  # each wording's terms, for the fuzzy comparison
+        self._owner: list[int] = []
+        documents: list[list[str]] = []
+        for index, doc_id in enumerate(self._ids):
+            entry = kb.entries.get(doc_id)
+            texts = entry.sentences() if entry else kb.declines[doc_id].alternates
+            wordings = [self.analyzer.terms(text) for text in texts]
+            self._sentences += [" ".join(terms) for terms in wordings]
+            self._owner += [index] * len(wordings)
+            keywords = [t for text in entry.keywords for t in self.analyzer.terms(text)] \
+                if entry else []
+            documents.append([t for terms in wordings for t in terms] + keywords)
+        # Each document's wordings are contiguous in _sentences: [start, end).
+        bounds = np.searchsorted(self._owner, np.arange(len(self._ids) + 1))
+        self._spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+        self._doc_terms = [set(doc) for doc in documents]
+        self._bm25 = _Bm25(documents)
+
+    def decide(self, text: str) -> Decision:
+        """The decision for one message; never raises on any text."""
+        text = text[:MAX_INPUT]
+        rule = self.urgent.detect(text)
+        if rule is not None:
+            return Decision(DecisionKind.URGENT, detail=rule.id)
+        kind = self.smalltalk.detect(text)
+        if kind is not None:
+            return Decision(DecisionKind.SMALLTALK, detail=kind.id)
+        ranking = self.rank(text)
+        top3 = tuple(ranking.candidates[:3])
+        declined = ranking.declined
+        if declined is not None and declined.coverage >= self.thresholds.answer_coverage:
+            return Decision(DecisionKind.FALLBACK, None, top3, declined.score, declined.topic,
+                            ranking.domain)
+        return choose(top3, ranking.domain, self.thresholds)
+
+    def rank(self, text: str, limit: int = RANKED) -> Ranking:
+        """The best `limit` topics for the message, best first (ties in knowledge-base order).
+
+        The score mixes BM25 (relative to the best) and whole-string fuzzy similarity, the
+        hybrid measured best in shared notes. Both BM25 and coverage weigh each word by how
+        rare it is in English, so "told", "friend" or "ask" in a polite preamble do not
+        outweigh the words of the question itself.
+        """
+        weighted = self.analyzer.weighted_terms(text[:MAX_INPUT], fix_typos=True)
+        total = sum(weight for _, weight in weighted)
+        if not weighted or not total:
+            return Ranking([Candidate(t, 0.0) for t in self.topics[:limit]], 0.0)
+        weights: dict[str, float] = {}
+        for term, weight in weighted:
+            weights[term] = weights.get(term, 0.0) + weight
+        domain = sum(w for t, w in weights.items() if t in self._bm25.vocabulary) / total
+        bm25 = self._bm25.scores(weights)
+        pool = _top_indices(bm25, FUZZY_POOL)
+        if not pool:
+            return Ranking([Candidate(t, 0.0) for t in self.topics[:limit]], round(domain, 4))
+        fuzzy = self._fuzzy(" ".join(t for t, _ in weighted), pool)
+        hybrid = 0.5 * bm25[pool] / (float(bm25[pool[0]]) or 1.0) + 0.5 * fuzzy
+        # Best first, ties in knowledge-base order.
+        order = [pool[k] for k in np.lexsort((np.array(pool), -hybrid))]
+        score = dict(zip(pool, hybrid.tolist(), strict=True))
+        faq = len(self.topics)
+        declined = self._candidate(order[0], score, weights, total) if order[0] >= faq else None
+        candidates = [self._candidate(i, score, weights, total)
+                      for i in [i for i in order if i < faq][:limit]]
+        # Topics the message shares no word with fill the list, so there are always `limit`.
+        chosen = {c.topic for c in candidates}
+        unseen = (Candidate(t, 0.0) for t in self.topics if t not in chosen)
+        candidates += itertools.islice(unseen, limit - len(candidates))
+        return Ranking(candidates, round(domain, 4), declined)
+
+    def _candidate(self, index: int, score: dict[int, float], weights: dict[str, float],
+                   total: float) -> Candidate:
+        covered = sum(w for t, w in weights.items() if t in self._doc_terms[index])
+        return Candidate(self._ids[index], round(score[index], 4), round(covered / total, 4))
+
+    def _fuzzy(self, query: str, pool: list[int]) -> np.ndarray:
+        """Best whole-string similarity (0..1) of the query to each pooled entry's wordings."""
+        spans = [self._spans[i] for i in pool]
+        choices = [s for start, end in spans for s in self._sentences[start:end]]
+        sort = process.cdist([query], choices, scorer=fuzz.token_sort_ratio)[0]
+        sets = process.cdist([query], choices, scorer=fuzz.token_set_ratio)[0]
+        combined = (sort.astype(np.float32) + sets) / 200.0
+        starts = np.cumsum([0] + [end - start for start, end in spans[:-1]])
+        return np.maximum.reduceat(combined, starts)
+
+
+class _Bm25:
+    """BM25 (computed by bm25s) with a weight per query term, which bm25s does not offer."""
+
+    def __init__(self, documents: list[list[str]]) -> None:
+        index = bm25s.BM25()
+        index.index([doc or [""] for doc in documents], show_progress=False)
+        self.vocabulary = {t for doc in documents for t in doc}
+        self._ids = {t: i for t, i in index.vocab_dict.items() if t in self.vocabulary}
+        self._data = index.scores["data"]
+        self._indices = index.scores["indices"]
+        self._indptr = index.scores["indptr"]
+        self._size = len(documents)
+
+    def scores(self, weights: dict[str, float]) -> np.ndarray:
+        """Each document's BM25 score for the weighted terms."""
+        scores = np.zeros(self._size, dtype=np.float32)
+        for term, weight in weights.items():
+            token = self._ids.get(term)
+            if token is not None:
+                start, end = self._indptr[token], self._indptr[token + 1]
+                # A term's column lists each document once, so plain indexing adds correctly.
+                scores[self._indices[start:end]] += weight * self._data[start:end]
+        return scores
+
+
+def choose(top3: tuple[Candidate, ...], domain: float, t: Thresholds) -> Decision:
+    """Answer a clear winner, offer the best three, or admit there is no answer."""
+    best = top3[0] if top3 else Candidate("", 0.0)
+    second = top3[1].score if len(top3) > 1 else 0.0
+    if best.coverage >= t.answer_coverage and best.score - second >= t.margin:
+        return Decision(DecisionKind.ANSWER, best.topic, top3, best.score, domain=domain)
+    if domain >= t.clarify_domain and best.score > 0:
+        return Decision(DecisionKind.CLARIFY, None, top3, best.score, domain=domain)
+    return Decision(DecisionKind.FALLBACK, None, top3, best.score, domain=domain)
+
+
+def rechoose(decision: Decision, thresholds: Thresholds) -> Decision:
+    """The decision the same candidates would get under other thresholds.
+
+    Urgent, small talk and declined messages (decline.yaml) do not depend on them.
+    """
+    if decision.detail is not None or decision.kind in (DecisionKind.URGENT,
+                                                         DecisionKind.SMALLTALK):
+        return decision
+    return choose(decision.candidates, decision.domain, thresholds)
+
+
+def _top_indices(scores: np.ndarray, k: int) -> list[int]:
+    """Indices of the k highest scores, in descending order, zero scores excluded."""
+    part = np.argpartition(-scores, k)[:k] if len(scores) > k else np.arange(len(scores))
+    part = part[scores[part] > 0]
+    return [int(i) for i in part[np.argsort(-scores[part], kind="stable")]]

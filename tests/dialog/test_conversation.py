@@ -1,0 +1,153 @@
+"""The transport-free conversation: event + state in, replies + effects + new state out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from otbot.dialog.callbacks import decode, encode
+from otbot.dialog.conversation import Conversation, Event, EventKind, State, parse_command
+from otbot.dialog.replies import Reply, Turn
+from otbot.effects import Answered, Forget, Miss, Vote
+from otbot.kb import KnowledgeBase, load_knowledge
+
+NOW = dt.datetime(2026, 11, 27, 20, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def bot(shipped_kb: KnowledgeBase) -> Conversation:
+    """One conversation over the shipped knowledge base."""
+    return Conversation(shipped_kb)
+
+
+def say(bot: Conversation, text: str, state: State | None = None) -> tuple[Turn, State]:
+    """A parent types text (or a /command)."""
+    command = parse_command(text)
+    event = (Event(EventKind.COMMAND, text=command[2], command=command[0], now=NOW) if command
+             else Event(EventKind.TEXT, text=text, now=NOW))
+    return bot.handle(event, state or {})
+
+
+def press(bot: Conversation, data: str, state: State) -> tuple[Turn, State]:
+    """A parent presses a button."""
+    return bot.handle(Event(EventKind.BUTTON, text=data, now=NOW), state)
+
+
+def actions(reply: Reply) -> list[str]:
+    """The decoded actions of a reply's buttons (share buttons as 'share')."""
+    return [(decode(b.data).action if b.data else "share") for row in reply.buttons for b in row]
+
+
+def test_parse_command() -> None:
+    assert parse_command("/start topic-insurance") == ("start", "", "topic-insurance")
+    assert parse_command("/Topics@otbot_bot") == ("topics", "otbot_bot", "")
+    assert parse_command("what is /start") is None and parse_command("/") is None
+
+
+def test_an_answer_has_related_topics_feedback_and_share(bot: Conversation) -> None:
+    turn, state = say(bot, "does insurance pay for OT?")
+    [reply] = turn.replies
+    assert actions(reply) == ["a", "a", "a", "v", "v", "share"]
+    assert turn.effects == [Answered("insurance")] and state == {}
+
+
+def test_an_entry_that_offers_the_screen_gets_its_button(bot: Conversation) -> None:
+    [reply] = say(bot, "what are the signs my child needs OT")[0].replies
+    assert "scr" in actions(reply)
+
+
+def test_clarify_keeps_the_question_one_turn_for_none_of_these(twins_folder: Path) -> None:
+    bot = Conversation(load_knowledge(twins_folder))
+    turn, state = say(bot, "what about apples?")
+    assert actions(turn.replies[0]) == ["a", "a", "n"] and state["asked"]
+    turn, state = press(bot, encode("n"), state)
+    assert turn.effects == [Miss("what about apples")]
+    assert "asked" not in state and turn.replies[0].edit
+
+
+def test_fallback_is_recorded_as_a_miss_but_urgent_never(bot: Conversation) -> None:
+    turn, _ = say(bot, "recipe for banana bread")
+    assert turn.effects == [Miss("recipe for banana bread")]
+    assert actions(turn.replies[0]) == ["m", "scr"]
+    turn, _ = say(bot, "he swallowed a button battery")
+    assert turn.effects == [] and len(turn.replies) == 1 and not turn.replies[0].buttons
+
+
+def test_self_harm_adds_the_crisis_line(bot: Conversation) -> None:
+    [reply] = say(bot, "my teenager says he wants to kill himself")[0].replies
+    assert "988" in reply.text and "emergency number" in reply.text
+
+
+def test_votes_count_and_remove_the_vote_buttons(bot: Conversation) -> None:
+    turn, _ = press(bot, encode("v", "insurance", "y"), {})
+    assert turn.effects == [Vote("insurance", helpful=True)]
+    assert "v" not in actions(turn.replies[0]) and turn.replies[0].notice
+
+
+@pytest.mark.parametrize("data", ["", "junk", "1", "1:", "2:a:insurance", encode("a", "gone"),
+                                  encode("v", "insurance", "maybe"), encode("t", "nope"),
+                                  encode("m", "nowhere"), encode("fg", "perhaps"), "1:s:zz",
+                                  "é" * 40])
+def test_any_unknown_button_gets_out_of_date_and_the_menu(bot: Conversation, data: str) -> None:
+    turn, _ = press(bot, data, {"x": 1})
+    [reply] = turn.replies
+    assert "out of date" in reply.text or "no longer works" in reply.text
+    assert turn.effects == []
+
+
+def test_forget_needs_a_confirmation_then_clears_the_state(bot: Conversation) -> None:
+    _, state = say(bot, "/screen")
+    assert state
+    turn, state = say(bot, "/forget", state)
+    assert actions(turn.replies[0]) == ["fg", "fg"] and state
+    turn, kept = press(bot, encode("fg", "n"), state)
+    assert kept == state and turn.effects == []
+    turn, state = press(bot, encode("fg", "y"), state)
+    assert state == {} and turn.effects == [Forget()]
+
+
+def test_deep_links(bot: Conversation) -> None:
+    assert "insurance" in say(bot, "/start topic-insurance")[0].replies[0].text.lower()
+    assert "checklist" in say(bot, "/start screen")[0].replies[0].text.lower()
+    assert say(bot, "/start")[0].replies[0].text == say(bot, "/start whatever")[0].replies[0].text
+
+
+def test_browsing_edits_in_place_and_every_theme_lists_its_topics(
+        bot: Conversation, shipped_kb: KnowledgeBase) -> None:
+    [themes] = say(bot, "/topics")[0].replies
+    assert len(actions(themes)) == len(shipped_kb.themes)
+    for theme in shipped_kb.themes:
+        [listing] = press(bot, encode("t", theme.id), {})[0].replies
+        assert listing.edit and actions(listing) == ["a"] * len(theme.entry_ids) + ["m"]
+
+
+def test_text_during_the_screen_is_answered_then_the_screen_is_offered(bot: Conversation) -> None:
+    turn, state = say(bot, "/screen")
+    start = turn.replies[0].buttons[0][0].data
+    _, state = press(bot, start, state)
+    turn, state = say(bot, "what is OT?", state)
+    assert len(turn.replies) == 2 and "Continue" in turn.replies[1].buttons[0][0].label
+    turn, _ = say(bot, "she is choking", state)
+    assert len(turn.replies) == 1  # nothing competes with the emergency reply
+    turn, state = say(bot, "/cancel", state)
+    assert "screen" not in state and turn.replies
+
+
+def test_old_screens_expire_when_the_parent_comes_back(bot: Conversation) -> None:
+    _, state = say(bot, "/screen")
+    later = Event(EventKind.TEXT, text="hi", now=NOW + dt.timedelta(days=31))
+    _, state = bot.handle(later, state)
+    assert "screen" not in state
+
+
+def test_non_text_and_unknown_commands(bot: Conversation) -> None:
+    assert "only read text" in bot.handle(Event(EventKind.OTHER, now=NOW), {})[0].replies[0].text
+    assert "don't know that command" in say(bot, "/frobnicate")[0].replies[0].text
+
+
+def test_inline_entries(bot: Conversation) -> None:
+    assert [e.id for e in bot.inline_entries("insurance cover OT", 5)] == ["insurance"]
+    assert len(bot.inline_entries("", 5)) == 5
+    assert bot.inline_entries("my son is choking", 5) == []
