@@ -6,6 +6,7 @@ The dialog decides them; the store only writes them. Neither needs to know the o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,30 @@ class Vote:
     helpful: bool
 
 
+class MissKind(StrEnum):
+    """The ways a parent's question can go wrong, for maintainers to mend."""
+
+    FALLBACK = "fallback"  # no answer found
+    DECLINED = "declined"  # a kind of question the bot declines on purpose (decline.yaml)
+    CLARIFY = "clarify"  # "did you mean…" was offered; `topic` is what the parent took
+    UNHELPFUL = "unhelpful"  # 👎 under an answer; `topic` is the topic answered
+    FOLLOWUP = "followup"  # a follow-up the bot could not place in the conversation
+
+
+# What a parent took from a "did you mean…" offer besides a topic.
+NONE_OF_THESE = "none"
+
+
 @dataclass(frozen=True)
 class Miss:
-    """A question the bot had no answer for: normalised text only, never who asked."""
+    """A question that went wrong: normalised text only, never who asked."""
 
     text: str
+    kind: MissKind = MissKind.FALLBACK
+    # CLARIFY: the topic taken, NONE_OF_THESE, or None when the parent ignored the offer;
+    # UNHELPFUL: the topic whose answer did not help.
+    topic: str | None = None
+    options: tuple[str, ...] = ()  # CLARIFY: the topics offered, best first
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS misses (
     id INTEGER PRIMARY KEY,
     text TEXT NOT NULL,
-    day TEXT NOT NULL
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'fallback',
+    topic TEXT,
+    options TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -77,6 +80,14 @@ class SqliteStore:
             if "chat_id" not in columns:  # the inbox before it knew each update's chat
                 self._db.execute("ALTER TABLE inbox ADD COLUMN chat_id INTEGER")
             self._db.execute("PRAGMA user_version = 1")
+        if version < 2:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(misses)")}
+            if "kind" not in columns:  # misses before they said how the question went wrong
+                self._db.execute(
+                    "ALTER TABLE misses ADD COLUMN kind TEXT NOT NULL DEFAULT 'fallback'")
+                self._db.execute("ALTER TABLE misses ADD COLUMN topic TEXT")
+                self._db.execute("ALTER TABLE misses ADD COLUMN options TEXT NOT NULL DEFAULT ''")
+            self._db.execute("PRAGMA user_version = 2")
 
     def load(self, chat_id: int) -> dict[str, Any]:
         """The chat's state, or an empty one."""
@@ -158,7 +169,9 @@ class SqliteStore:
         elif isinstance(effect, Vote):
             self._count(effect.topic, "helpful" if effect.helpful else "unhelpful")
         elif isinstance(effect, Miss) and effect.text and self.retention.log_misses:
-            self._db.execute("INSERT INTO misses (text, day) VALUES (?, ?)", (effect.text, day))
+            self._db.execute(
+                "INSERT INTO misses (text, day, kind, topic, options) VALUES (?, ?, ?, ?, ?)",
+                (effect.text, day, effect.kind.value, effect.topic, ",".join(effect.options)))
 
     def _count(self, topic: str, column: str) -> None:
         # The column name comes from _effect's fixed set, never from input.
