@@ -118,7 +118,7 @@ async def test_misses_are_kept_without_anyone_attached(
     with sqlite3.connect(tmp_path / DB) as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(misses)")}
         days = [day for (day,) in db.execute("SELECT day FROM misses")]
-    assert columns == {"id", "text", "day"}
+    assert columns == {"id", "text", "day", "kind", "topic", "options"}  # nothing of who asked
     assert all(len(day) == len("2026-01-01") for day in days)  # a day, not a moment
     assert [r for r in rows_mentioning(tmp_path / DB, PARENT) if r[0] == "misses"] == []
 
