@@ -115,8 +115,7 @@ class Conversation:
     def decision_replies(self, decision: Decision) -> list[Reply]:
         """What the parent reads for a matcher decision."""
         if decision.kind is DecisionKind.URGENT:
-            rule = next(r for r in self.kb.urgent.rules if r.id == decision.detail)
-            return [Reply("\n".join(t for t in (self.kb.urgent.reply, rule.extra) if t))]
+            return [Reply(self.matcher.urgent.reply(decision.urgent, decision.language))]
         if decision.kind is DecisionKind.SMALLTALK:
             kind = next(k for k in self.kb.smalltalk.kinds if k.id == decision.detail)
             return [Reply(kind.reply)]
@@ -156,7 +155,7 @@ class Conversation:
 
     def is_urgent(self, text: str) -> bool:
         """Whether a text may be an emergency (checked before anything else, flood or not)."""
-        return self.matcher.urgent.detect(text) is not None
+        return bool(self.matcher.urgent.detect(text))
 
     def inline_entries(self, query: str, limit: int) -> list[Entry]:
         """Answers to offer for sharing: the best matches, or the first topics when empty."""

@@ -6,14 +6,29 @@ from otbot.kb.model import (
     Entry,
     KnowledgeBase,
     KnowledgeError,
+    Level,
     SmallTalk,
     SmallTalkKind,
     Theme,
     Urgent,
-    UrgentRule,
+    UrgentKind,
 )
 from otbot.kb.reader import ID_PATTERN, default_dir
 
-__all__ = ["ID_PATTERN", "Decline", "Entry", "KnowledgeBase", "KnowledgeError", "SmallTalk",
-           "SmallTalkKind", "Theme", "Urgent", "UrgentRule", "default_dir", "iter_sentences",
-           "load_knowledge", "read_knowledge"]
+__all__ = [
+    "ID_PATTERN",
+    "Decline",
+    "Entry",
+    "KnowledgeBase",
+    "KnowledgeError",
+    "Level",
+    "SmallTalk",
+    "SmallTalkKind",
+    "Theme",
+    "Urgent",
+    "UrgentKind",
+    "default_dir",
+    "iter_sentences",
+    "load_knowledge",
+    "read_knowledge",
+]

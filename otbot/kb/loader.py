@@ -14,11 +14,12 @@ from otbot.kb.model import (
     Entry,
     KnowledgeBase,
     KnowledgeError,
+    Level,
     SmallTalk,
     SmallTalkKind,
     Theme,
     Urgent,
-    UrgentRule,
+    UrgentKind,
 )
 from otbot.kb.reader import AREAS, ID_PATTERN, UNREADABLE, Reader, default_dir, mapping_file
 from otbot.kb.screen import read_screen
@@ -154,35 +155,114 @@ def _synonyms(reader: Reader) -> dict[str, tuple[str, ...]]:
     return groups
 
 
+URGENT_FIELDS = {"footer", "cues", "calm", "calm_anywhere", "first_lines", "kinds"}
+URGENT_KIND_FIELDS = {"id", "level", "crisis", "whole_message", "when", "unless", "reply",
+                      "source"}
+
+
 def _urgent(reader: Reader) -> Urgent:
+    """urgent.yaml: shared cue words, the kinds of emergency and their replies."""
     data, path = mapping_file(reader, "urgent.yaml")
     if not isinstance(data, MarkedDict):
         if data is not UNREADABLE:
-            reader.error(path, 1, "urgent.yaml must have a reply and rules")
-        return Urgent("", ())
-    reader.fields(data, {"reply", "rules"}, path, "urgent.yaml")
-    reply = reader.text(data, "reply", path, html=True)
-    rules = []
-    for item in data.get("rules") or []:
-        if not isinstance(item, MarkedDict):
-            reader.error(path, data.line_of("rules"), "each urgent rule must be a mapping")
+            reader.error(path, 1, "urgent.yaml must have cues and kinds")
+        return Urgent(())
+    reader.fields(data, URGENT_FIELDS, path, "urgent.yaml")
+    cues = _urgent_cues(reader, data, path)
+    kinds: list[UrgentKind] = []
+    raw = data.get("kinds")
+    if not isinstance(raw, MarkedList) or not raw:
+        reader.error(path, data.line_of("kinds") if "kinds" in data else data.line,
+                     "urgent.yaml needs a list of 'kinds', each with an id, when and reply")
+        return Urgent((), cues)
+    for item, line in zip(raw, raw.item_lines, strict=True):
+        kind = _urgent_kind(reader, item, path, line, cues)
+        if kind is None:
             continue
-        reader.fields(item, {"id", "phrases", "together", "unless", "extra"}, path,
-                      "an urgent rule")
-        together = []
-        for group in item.get("together") or []:
-            if isinstance(group, list) and all(isinstance(w, str) for w in group) and group:
-                together.append(tuple(group))
-            else:
-                reader.error(path, item.line_of("together"),
-                             "'together' must be a list of lists of words")
-        rules.append(UrgentRule(
-            id=str(item.get("id", "")), phrases=reader.texts(item, "phrases", path),
-            together=tuple(together), unless=reader.texts(item, "unless", path),
-            extra=reader.text(item, "extra", path, html=True, required=False)))
-    if not rules:
-        reader.error(path, data.line, "urgent.yaml has no rules")
-    return Urgent(reply, tuple(rules))
+        if any(k.id == kind.id for k in kinds):
+            reader.error(path, kind.line, f"duplicate urgent kind '{kind.id}'")
+            continue
+        kinds.append(kind)
+    first_lines = data.get("first_lines")
+    if first_lines is not None and not isinstance(first_lines, MarkedDict):
+        reader.error(path, data.line_of("first_lines"),
+                     "'first_lines' must map a language code (es, fr...) to a line")
+        first_lines = None
+    return Urgent(
+        tuple(kinds), cues, reader.texts(data, "calm", path),
+        reader.texts(data, "calm_anywhere", path),
+        reader.text(data, "footer", path, html=True, required=False),
+        {lang: reader.text(first_lines, lang, path, html=True)
+         for lang in first_lines} if first_lines else {})
+
+
+def _urgent_cues(reader: Reader, data: MarkedDict, path: str) -> dict[str, tuple[str, ...]]:
+    raw = data.get("cues") or MarkedDict()
+    if not isinstance(raw, MarkedDict):
+        reader.error(path, data.line_of("cues"), "'cues' must map a cue name to its words")
+        return {}
+    cues = {}
+    for name in raw:
+        if not isinstance(name, str) or not ID_PATTERN.match(name.replace("_", "-")):
+            reader.error(path, raw.line_of(name),
+                         f"cue name '{name}' must be lower-case letters, digits and '_'")
+            continue
+        cues[name] = reader.texts(raw, name, path, required=True)
+    return cues
+
+
+def _urgent_kind(reader: Reader, item: Any, path: str, line: int,
+                 cues: dict[str, tuple[str, ...]]) -> UrgentKind | None:
+    if not isinstance(item, MarkedDict):
+        reader.error(path, line, "each urgent kind must be a mapping with id, when and reply")
+        return None
+    reader.fields(item, URGENT_KIND_FIELDS, path, "an urgent kind")
+    kind_id = item.get("id")
+    if not isinstance(kind_id, str) or not ID_PATTERN.match(kind_id):
+        reader.error(path, item.line_of("id") if "id" in item else item.line,
+                     "an urgent kind needs an 'id' of a-z, 0-9 and '-'")
+        return None
+    level = item.get("level", Level.EMERGENCY.value)
+    if level not in {lv.value for lv in Level}:
+        reader.error(path, item.line_of("level"), f"'level' must be one of "
+                     f"{', '.join(lv.value for lv in Level)} (got {level!r})")
+        level = Level.EMERGENCY.value
+    crisis, whole = item.get("crisis", False), item.get("whole_message", False)
+    for key, value in (("crisis", crisis), ("whole_message", whole)):
+        if not isinstance(value, bool):
+            reader.error(path, item.line_of(key), f"'{key}' must be true or false")
+    when = _combinations(reader, item, path, cues)
+    reply = reader.text(item, "reply", path, html=True)
+    if not when or not reply:
+        return None
+    return UrgentKind(
+        id=kind_id, reply=reply, when=when, unless=reader.texts(item, "unless", path),
+        level=Level(level), crisis=crisis is True, whole_message=whole is True,
+        source=str(item.get("source", "")),
+        path=path, line=item.line)
+
+
+def _combinations(reader: Reader, item: MarkedDict, path: str,
+                  cues: dict[str, tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    """`when`: a list of combinations, each a list of cue names or words."""
+    raw = item.get("when")
+    line = item.line_of("when") if "when" in item else item.line
+    if not isinstance(raw, list) or not raw:
+        reader.error(path, line, "'when' must list combinations such as [swallow, battery]")
+        return ()
+    combos = []
+    for combo in raw:
+        if not (isinstance(combo, list) and combo
+                and all(isinstance(part, str) and part.strip() for part in combo)):
+            reader.error(path, line, "each 'when' combination must be a list of cue names "
+                         "or words, such as [swallow, battery]")
+            continue
+        for part in combo:
+            if "_" in part and " " not in part and part not in cues:
+                reader.error(path, line, f"'when' names the cue '{part}', which 'cues' "
+                             "does not define")
+        combos.append(tuple(combo))
+    return tuple(combos)
 
 
 def _smalltalk(reader: Reader) -> SmallTalk:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from otbot.kb.screen import Screen
@@ -53,23 +54,48 @@ class Theme:
     entry_ids: tuple[str, ...]
 
 
+class Level(StrEnum):
+    """How soon a parent must act on what an urgent kind recognises."""
+
+    EMERGENCY = "emergency"  # now: the emergency reply and nothing else
+    SOON = "soon"  # not an emergency, but worth a doctor soon: a line under the answer
+
+
 @dataclass(frozen=True)
-class UrgentRule:
-    """Wordings that mean a possible emergency."""
+class UrgentKind:
+    """One kind of emergency (or worry for a doctor soon), the wordings and the reply."""
 
     id: str
-    phrases: tuple[str, ...] = ()
-    together: tuple[tuple[str, ...], ...] = ()
-    unless: tuple[str, ...] = ()
-    extra: str = ""
+    reply: str
+    # Any one combination fires: every item of it within a few words of the others, in one
+    # sentence. An item is a cue name (urgent.yaml `cues`) or words, `a|b` for either.
+    when: tuple[tuple[str, ...], ...]
+    unless: tuple[str, ...] = ()  # calm, past or figurative contexts next to the match
+    level: Level = Level.EMERGENCY
+    crisis: bool = False  # its reply carries a crisis line, so it leads a combined reply
+    # Whether the cues may lie anywhere in the message: a baby's age and a temperature are
+    # often told in different sentences. Otherwise one sentence, a few words apart.
+    whole_message: bool = False
+    source: str = ""
+    path: str = ""
+    line: int = 0
 
 
 @dataclass(frozen=True)
 class Urgent:
-    """The emergency reply and the rules that trigger it."""
+    """The emergency kinds, the cue words they share, and what frames their replies."""
 
-    reply: str
-    rules: tuple[UrgentRule, ...]
+    kinds: tuple[UrgentKind, ...]
+    cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    calm: tuple[str, ...] = ()  # figures of speech that are never an emergency
+    # Contexts that calm a whole sentence (a question asked just in case, a story).
+    calm_anywhere: tuple[str, ...] = ()
+    footer: str = ""  # under every emergency reply: what the bot cannot do
+    first_lines: dict[str, str] = field(default_factory=dict)  # language code -> first line
+
+    def kind(self, kind_id: str) -> UrgentKind | None:
+        """The kind with this id."""
+        return next((k for k in self.kinds if k.id == kind_id), None)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from otbot.kb import KnowledgeBase
 from otbot.kb.markup import visible_text
 from otbot.tools.evaluation import Outcome, Report
 from otbot.understanding.matcher import Decision, DecisionKind
+from otbot.understanding.urgent import UrgentDetector
 
 METRIC_LABELS = {
     "answered_right": ("in-scope answered with the right topic", ">= 0.90"),
@@ -37,8 +38,8 @@ def describe_decision(kb: KnowledgeBase, decision: Decision) -> str:
             f"  {n}. {kb.entries[c.topic].question} [{c.topic}]"
             for n, c in enumerate(decision.candidates, 1))
     elif decision.kind is DecisionKind.URGENT:
-        head += f" ({decision.detail})"
-        body = visible_text(kb.urgent.reply)
+        head += f" ({', '.join(decision.urgent)})"
+        body = visible_text(UrgentDetector(kb.urgent).reply(decision.urgent, decision.language))
     elif decision.kind is DecisionKind.SMALLTALK:
         head += f" ({decision.detail})"
         body = next(visible_text(k.reply) for k in kb.smalltalk.kinds if k.id == decision.detail)

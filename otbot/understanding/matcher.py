@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from enum import StrEnum
@@ -11,6 +12,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from otbot.kb import KnowledgeBase
+from otbot.understanding.language import ENGLISH, language_of
 from otbot.understanding.smalltalk import SmallTalkDetector
 from otbot.understanding.text import Analyzer, words
 from otbot.understanding.urgent import UrgentDetector
@@ -60,8 +62,11 @@ class Decision:
     topic: str | None = None
     candidates: tuple[Candidate, ...] = ()
     score: float = 0.0
-    detail: str | None = None  # the urgent rule, small-talk kind or decline that fired
+    detail: str | None = None  # the urgent kind, small-talk kind or decline that fired
     domain: float = 0.0  # share of the message the knowledge base has words for
+    urgent: tuple[str, ...] = ()  # every emergency kind that fired, crisis lines first
+    soon: tuple[str, ...] = ()  # worries for a doctor soon, to mention under the answer
+    language: str = ENGLISH  # the message's language, when the bot has a note for it
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -116,9 +121,17 @@ class Matcher:
     def decide(self, text: str) -> Decision:
         """The decision for one message; never raises on any text."""
         text = text[:MAX_INPUT]
-        rule = self.urgent.detect(text)
-        if rule is not None:
-            return Decision(DecisionKind.URGENT, detail=rule.id)
+        finding = self.urgent.detect(text)
+        language = language_of(text)
+        if finding:
+            kinds = tuple(k.id for k in sorted(finding.emergencies, key=lambda k: not k.crisis))
+            return Decision(DecisionKind.URGENT, detail=kinds[0], urgent=kinds,
+                            language=language)
+        soon = tuple(k.id for k in finding.soon)
+        return dataclasses.replace(self._understand(text), soon=soon, language=language)
+
+    def _understand(self, text: str) -> Decision:
+        """The decision for a message that is no emergency."""
         kind = self.smalltalk.detect(text)
         if kind is not None:
             return Decision(DecisionKind.SMALLTALK, detail=kind.id)

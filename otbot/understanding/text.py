@@ -147,11 +147,13 @@ class TypoFixer:
     """
 
     def __init__(self, vocabulary: Iterable[str], *, min_length: int = TYPO_MIN_LENGTH,
-                 cutoff: float = TYPO_CUTOFF, fix_real_words: bool = False) -> None:
+                 cutoff: float = TYPO_CUTOFF, rare_word_count: int = 0) -> None:
         self.min_length = min_length
         self.cutoff = cutoff
-        # Real English words are left alone unless asked: "bread" is no typo of "breast".
-        self.fix_real_words = fix_real_words
+        # Real English words are left alone ("bread" is no typo of "breast"), except ones
+        # rarer than this count in general English, which panicked typing lands on
+        # ("chocking"): "cooking" stays cooking.
+        self.rare_word_count = rare_word_count
         self.vocabulary = frozenset(vocabulary)
         self._by_initial: dict[str, list[str]] = {}
         for word in sorted(self.vocabulary):
@@ -160,7 +162,7 @@ class TypoFixer:
     def fix(self, token: str) -> str:
         """The vocabulary word a typo was meant to be, or the token as it is."""
         if (len(token) < self.min_length or token in self.vocabulary or not token.isalpha()
-                or (not self.fix_real_words and token in english_words())):
+                or english_words().get(token, 0) >= max(self.rare_word_count, 1)):
             return token
         best = process.extractOne(token, self._by_initial.get(token[0], ()), scorer=fuzz.ratio,
                                   score_cutoff=self.cutoff)

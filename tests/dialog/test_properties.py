@@ -106,7 +106,7 @@ def test_any_text_gets_one_of_the_five_decisions(conversation: Conversation, tex
     if decision.kind == "clarify":
         assert decision.options and set(decision.options) <= set(kb.entries)
     if decision.kind == "urgent":
-        assert decision.detail in {rule.id for rule in kb.urgent.rules}
+        assert decision.urgent and set(decision.urgent) <= {kind.id for kind in kb.urgent.kinds}
     if decision.kind == "smalltalk":
         assert decision.detail in {kind.id for kind in kb.smalltalk.kinds}
 

@@ -61,7 +61,7 @@ def test_minimal_folder_loads_with_shipped_defaults_and_answers(tmp_path: Path) 
     assert kb is not None
     assert list(kb.entries) == ["tie-shoes", "bedtime"]
     assert kb.entries["bedtime"].theme == "a"  # the group is the file's name
-    assert kb.urgent.rules and kb.urgent.reply  # the shipped urgent.yaml
+    assert kb.urgent.kinds and kb.urgent.cues  # the shipped urgent.yaml
     assert {k.id for k in kb.smalltalk.kinds} >= {"greeting", "thanks", "goodbye"}
     assert kb.message("fallback")  # the shipped messages.yaml
     assert kb.screen is not None  # the shipped screen, borrowed
@@ -272,23 +272,33 @@ def test_synonyms_file_errors(tmp_path: Path, text: str, expected: str) -> None:
     assert printed(folder) == [f"knowledge/synonyms.yaml:{expected}"]
 
 
+KIND = "kinds:\n  - id: breathing\n    when: [[not breathing]]\n    reply: Call 911 now.\n"
+
+
 @pytest.mark.parametrize(("text", "expected"), [
-    pytest.param("reply: Call 911 now.\nrules: [\n",
-                 ["3: YAML syntax: expected the node content, but found '<stream end>'"],
+    pytest.param("kinds: [\n",
+                 ["2: YAML syntax: expected the node content, but found '<stream end>'"],
                  id="syntax"),
-    pytest.param("- call 911\n", ["1: urgent.yaml must have a reply and rules"],
+    pytest.param("- call 911\n", ["1: urgent.yaml must have cues and kinds"],
                  id="not-a-mapping"),
-    pytest.param("reply: Call 911 now.\nrules: []\n", ["1: urgent.yaml has no rules"],
-                 id="no-rules"),
-    pytest.param("reply: Call 911 now.\nrules:\n  - id: breathing\n    phrases: [not breathing]\n"
-                 "    togther: [[choking, now]]\n",
-                 ["5: unknown field 'togther' in an urgent rule (did you mean 'together'?)"],
+    pytest.param("kinds: []\n", ["1: urgent.yaml needs a list of 'kinds', each with an id, when "
+                                 "and reply"], id="no-kinds"),
+    pytest.param(KIND + "    wehn: [[choking]]\n",
+                 ["5: unknown field 'wehn' in an urgent kind (did you mean 'when'?)"],
                  id="misspelt-field"),
-    pytest.param("reply: Call 911 now.\nrules:\n  - id: breathing\n    together: [choking, now]\n",
-                 ["4: 'together' must be a list of lists of words"], id="together-not-nested"),
-    pytest.param("reply: <b>Call 911 now.\nrules:\n  - id: breathing\n"
-                 "    phrases: [not breathing]\n",
-                 ["1: 'reply': <b> is never closed"], id="reply-html"),
+    pytest.param("kinds:\n  - id: breathing\n    when: [choking, now]\n    reply: Call 911.\n",
+                 ["3: each 'when' combination must be a list of cue names or words, such as "
+                  "[swallow, battery]"], id="when-not-nested"),
+    pytest.param("kinds:\n  - id: breathing\n    when: [[no_air]]\n    reply: Call 911.\n",
+                 ["3: 'when' names the cue 'no_air', which 'cues' does not define"],
+                 id="unknown-cue"),
+    pytest.param("kinds:\n  - id: breathing\n    when: [[not breathing]]\n"
+                 "    reply: <b>Call 911 now.\n",
+                 ["4: 'reply': <b> is never closed"], id="reply-html"),
+    pytest.param(KIND + "    level: later\n",
+                 ["5: 'level' must be one of emergency, soon (got 'later')"], id="level"),
+    pytest.param(KIND + KIND.removeprefix("kinds:\n"), ["5: duplicate urgent kind 'breathing'"],
+                 id="duplicate"),
 ])
 def test_broken_urgent_file(tmp_path: Path, text: str, expected: list[str]) -> None:
     """A broken urgent.yaml stops the load: the bot never runs without its emergency rules."""

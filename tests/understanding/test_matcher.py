@@ -135,9 +135,9 @@ def test_general_question_is_not_urgent(matcher: Matcher, text: str) -> None:
 
 def test_no_knowledge_base_wording_is_urgent(shipped_kb: KnowledgeBase, matcher: Matcher) -> None:
     """No question, alternate or keyword of the shipped knowledge base triggers the alarm."""
-    alarms = [(e.id, text, rule.id) for e in shipped_kb.entries.values()
-              for text in (*e.sentences(), *e.keywords)
-              if (rule := matcher.urgent.detect(text)) is not None]
+    alarms = [(e.id, text, [k.id for k in found.emergencies])
+              for e in shipped_kb.entries.values() for text in (*e.sentences(), *e.keywords)
+              if (found := matcher.urgent.detect(text))]
     assert alarms == []
 
 
@@ -165,7 +165,7 @@ def test_one_word_topic_is_not_small_talk(matcher: Matcher, text: str) -> None:
 
 MESSAGES = [
     "does insurance cover OT",
-    "My daughter can't hold scissors properly",
+    "my child has some problems",
     "My son struggles at school",
     "how do I do my taxes",
     "my son is choking",

@@ -1,0 +1,34 @@
+"""Which language a message is in, among the ones the bot has a note for.
+
+py3langid (a maintained fork of langid.py, a few MB, no downloads) restricted to English
+and the five languages the bot can at least say "I answer in English" in. Short or mixed
+messages default to English: a wrong guess would greet a parent in a language they did not
+write.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+ENGLISH = "en"
+LANGUAGES = (ENGLISH, "es", "fr", "de", "pt", "it")
+# Below this confidence (0..1), or with fewer letters, a message is taken as English.
+CONFIDENCE = 0.7
+MIN_LETTERS = 8
+
+
+@functools.cache
+def _identifier() -> LanguageIdentifier:
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LANGUAGES))
+    return identifier
+
+
+def language_of(text: str) -> str:
+    """The message's language code, or "en" when unsure."""
+    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
+        return ENGLISH
+    language, confidence = _identifier().classify(text)
+    return str(language) if confidence >= CONFIDENCE else ENGLISH
