@@ -38,7 +38,7 @@ CONTRACTIONS = {"hes": ("he", "is"), "shes": ("she", "is"), "theyre": ("they", "
                 "arent": ("are", "not"), "wasnt": ("was", "not"), "dont": ("do", "not"),
                 "havent": ("have", "not"), "hasnt": ("has", "not"), "couldnt": ("could", "not")}
 # Sentence ends; a full stop between digits ("38.5") is a decimal point, not an end.
-_SENTENCE = re.compile(r"(?<!\d)\.|\.(?!\d)|[!?;\n]+|\s[-\u2013\u2014]\s")
+_SENTENCE = re.compile(r"(?<!\d)\.|\.(?!\d)|[!?;\n]+")
 
 Phrase = tuple[str, ...]  # normalised words; a trailing * marks a prefix
 Span = tuple[int, int]  # first and last word of an occurrence
@@ -176,8 +176,11 @@ class UrgentDetector:
     def detect(self, text: str) -> Finding:
         """Every kind the message triggers, as typed and with typos fixed, in urgent.yaml order."""
         fired: set[str] = set()
-        # Sentence kinds are read sentence by sentence; whole-message kinds on all of it.
-        segments = [(sentence, False) for sentence in _SENTENCE.split(text)]
+        # Sentence kinds are read sentence by sentence, and two neighbours together ("He hit
+        # his head. Now he's been sick."); whole-message kinds on all of it.
+        sentences = [s for s in _SENTENCE.split(text) if s.strip()]
+        segments = [(sentence, False) for sentence in sentences]
+        segments += [(f"{a} {b}", False) for a, b in itertools.pairwise(sentences)]
         segments.append((text, True))
         for segment, whole in segments:
             typed = _tokens(segment)
