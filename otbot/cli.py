@@ -38,7 +38,7 @@ def _load(args: argparse.Namespace) -> KnowledgeBase:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Print the decision for one message."""
-    from otbot.tools.report import describe_decision
+    from otbot.tools.report import describe_decision, reason
     from otbot.understanding.matcher import Matcher
 
     kb = _load(args)
@@ -47,7 +47,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps({
             "kind": decision.kind, "topic": decision.topic,
             "candidates": [c.topic for c in decision.candidates],
-            "score": round(decision.score, 4),
+            "score": round(decision.score, 4), "detail": decision.detail,
+            "urgent": list(decision.urgent), "soon": list(decision.soon),
+            "language": decision.language, "reason": reason(decision),
         }))
     else:
         print(describe_decision(kb, decision))

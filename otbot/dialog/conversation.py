@@ -120,20 +120,25 @@ class Conversation:
             kind = next(k for k in self.kb.smalltalk.kinds if k.id == decision.detail)
             return [Reply(kind.reply)]
         if decision.kind is DecisionKind.ANSWER and decision.topic:
-            return [self.answer(self.kb.entries[decision.topic])]
+            return [self.answer(self.kb.entries[decision.topic], soon=decision.soon)]
         if decision.kind is DecisionKind.CLARIFY:
             return [self._clarify(decision)]
         decline = self.kb.declines.get(decision.detail or "")
-        return [self.fallback(text=decline.reply if decline and decline.reply else None)]
+        return [self.fallback(text=decline.reply if decline and decline.reply else None,
+                              soon=decision.soon)]
 
-    def answer(self, entry: Entry, *, edit: bool = False, voted: bool = False) -> Reply:
-        """An FAQ answer with related topics, the screen where it fits, and feedback."""
+    def answer(self, entry: Entry, *, edit: bool = False, voted: bool = False,
+               soon: tuple[str, ...] = ()) -> Reply:
+        """An FAQ answer with related topics, the screen where it fits, and feedback.
+
+        A worry for a doctor soon (urgent.yaml, `level: soon`) adds its line under it.
+        """
         buttons = [Button(self.kb.entries[r].question, encode("a", r))
                    for r in entry.related[:MAX_RELATED] if r in self.kb.entries]
         if entry.offer_screen:
             buttons.append(Button(self.kb.message("btn_screen"), encode("scr")))
         layout = list(rows(buttons))
-        text = entry.answer
+        text = self._with_doctor_line(entry.answer, soon)
         if not voted:
             text += f"\n\n<i>{self.kb.message('was_it_helpful')}</i>"
             layout.append((Button(self.kb.message("helpful_yes"), encode("v", entry.id, "y")),
@@ -141,14 +146,24 @@ class Conversation:
         layout.append((Button(self.kb.message("share"), share=entry.question),))
         return Reply(text, tuple(layout), edit=edit)
 
+    def _with_doctor_line(self, text: str, soon: tuple[str, ...]) -> str:
+        kinds = [kind for kind in self.kb.urgent.kinds if kind.id in soon]
+        return "\n\n".join([text, *(kind.reply for kind in kinds)])
+
+    def safe(self, text: str) -> str:
+        """An unsure reply, with the one sentence that says what to do in an emergency."""
+        return f"{text}\n\n<i>{self.kb.message('safety_line')}</i>"
+
     def _clarify(self, decision: Decision) -> Reply:
         buttons = [Button(self.kb.entries[t].question, encode("a", t)) for t in decision.options]
         buttons.append(Button(self.kb.message("none_of_these"), encode("n")))
-        return Reply(self.kb.message("did_you_mean"), rows(buttons))
+        return Reply(self.safe(self.kb.message("did_you_mean")), rows(buttons))
 
-    def fallback(self, *, edit: bool = False, text: str | None = None) -> Reply:
+    def fallback(self, *, edit: bool = False, text: str | None = None,
+                 soon: tuple[str, ...] = ()) -> Reply:
         """No answer: say so (in the decline's words if any), offer the browser and screen."""
-        return Reply(text or self.kb.message("fallback"), (
+        text = self._with_doctor_line(text or self.kb.message("fallback"), soon)
+        return Reply(self.safe(text), (
             (Button(self.kb.message("btn_topics"), encode("m", "topics")),),
             (Button(self.kb.message("btn_screen"), encode("scr")),),
         ), edit=edit)

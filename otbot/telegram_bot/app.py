@@ -55,10 +55,7 @@ from otbot.dialog.conversation import (
 )
 from otbot.dialog.replies import Reply, Target, Turn
 from otbot.kb import KnowledgeError, load_knowledge
-from otbot.kb.markup import (
-    MAX_CALLBACK_ANSWER,
-    escape,
-)
+from otbot.kb.markup import MAX_CALLBACK_ANSWER, escape, visible_text
 from otbot.store import Received, Retention, SqliteStore, Store
 from otbot.telegram_bot.ratelimit import BUTTON_BURST, BUTTON_PER_SECOND, RateLimiter
 from otbot.telegram_bot.send import deliver, send_reply
@@ -119,7 +116,8 @@ class InboxBot(ExtBot[None]):
         updates = await super().get_updates(*args, **kwargs)
         kept = [Received(u.update_id, u.effective_chat.id if u.effective_chat else None,
                          json.dumps(u.to_dict()))
-                for u in updates if u.message is not None or u.callback_query is not None]
+                for u in updates
+                if u.message or u.edited_message or u.callback_query]
         if kept:
             self.inbox.receive(kept, dt.datetime.now(dt.UTC))
         return updates
@@ -267,6 +265,26 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await runtime.process(context.bot, source, event)
 
 
+async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message is answered only if the edit makes it an emergency.
+
+    Answering every edit again would repeat answers; missing an emergency typed as a
+    correction ("he is NOT breathing") would be far worse.
+    """
+    message = update.edited_message
+    if message is None or message.from_user is None:
+        return
+    runtime = _runtime(context)
+    event = message_event(message, context.bot.username, context.bot.id,
+                          dt.datetime.now(dt.UTC))
+    if event is None or event.kind is not EventKind.TEXT \
+            or not runtime.conversation.is_urgent(event.text):
+        return
+    source = Source(message.chat.id, message.from_user.id, update.update_id,
+                    thread_id=_thread(message))
+    await runtime.process(context.bot, source, event)
+
+
 async def _admin(runtime: Runtime, context: ContextTypes.DEFAULT_TYPE, source: Source,
                  command: str) -> None:
     """Admins' /reload and /stats; everyone else got the ordinary unknown-command reply."""
@@ -304,6 +322,16 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None:
         return
     conversation = _runtime(context).conversation
+    text = query.query[:INLINE_QUERY_CHARS]
+    if conversation.is_urgent(text):  # the emergency reply, to send where it is needed
+        emergency = conversation.decision_replies(conversation.matcher.decide(text))[0]
+        await deliver(lambda: query.answer([InlineQueryResultArticle(
+            id="emergency", title=conversation.kb.message("inline_emergency"),
+            description=visible_text(emergency.text)[:256],
+            input_message_content=InputTextMessageContent(emergency.text,
+                                                          parse_mode=ParseMode.HTML))],
+            cache_time=0, is_personal=True))
+        return
     username = context.bot.username
     results = [
         InlineQueryResultArticle(
@@ -315,7 +343,7 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 conversation.kb.message("inline_more"),
                 url=f"https://t.me/{username}?start=topic-{entry.id}")]]),
         )
-        for entry in conversation.inline_entries(query.query[:INLINE_QUERY_CHARS], INLINE_RESULTS)
+        for entry in conversation.inline_entries(text, INLINE_RESULTS)
     ]
     await deliver(lambda: query.answer(results, cache_time=60, is_personal=False))
 
@@ -403,6 +431,7 @@ def build_application(config: Config, *, store: Store | None = None,
     )
     application.bot_data["runtime"] = Runtime(config, Conversation(kb, settings), store)
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, on_message))
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on_edited))
     application.add_handler(CallbackQueryHandler(on_button))
     application.add_handler(InlineQueryHandler(on_inline))
     application.add_handler(TypeHandler(Update, _handled), group=1)
@@ -436,7 +465,7 @@ def run(config: Config, webhook_url: str | None, listen: str, port: int) -> None
     # Ask Telegram who we are first: a revoked token then stops with one clear message,
     # not python-telegram-bot's retry-loop traceback (which quotes the token).
     asyncio.run(_who_am_i(application.bot))
-    updates = ["message", "callback_query", "inline_query"]
+    updates = ["message", "edited_message", "callback_query", "inline_query"]
     if webhook_url:
         application.run_webhook(
             listen=listen, port=port, url_path=urlparse(webhook_url).path.strip("/"),

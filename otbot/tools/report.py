@@ -98,3 +98,24 @@ def eval_json(report: Report) -> dict[str, Any]:
         } for o in report.outcomes],
         "summary": report.metrics,
     }
+
+
+def reason(decision: Decision) -> str:
+    """One line on why the matcher decided what it did."""
+    if decision.kind is DecisionKind.URGENT:
+        return "possible emergency: " + ", ".join(decision.urgent)
+    if decision.kind is DecisionKind.SMALLTALK:
+        return f"small talk ({decision.detail})"
+    if decision.detail is not None:
+        return f"declined on purpose ({decision.detail}, decline.yaml)"
+    best = decision.candidates[0] if decision.candidates else None
+    if best is None:
+        return "no word of the message is known to the knowledge base"
+    second = decision.candidates[1].score if len(decision.candidates) > 1 else 0.0
+    evidence = (f"best '{best.topic}' covers {best.coverage:.0%} of the message, leads by "
+                f"{best.score - second:.2f}; {decision.domain:.0%} of the message is in-domain")
+    if decision.kind is DecisionKind.ANSWER:
+        return "a clear winner: " + evidence
+    if decision.kind is DecisionKind.CLARIFY:
+        return "no clear winner, so a choice: " + evidence
+    return "too little of the message is about the topics: " + evidence

@@ -241,6 +241,28 @@ async def test_channel_posts_and_edits_are_ignored(
     assert fake_api.chat(-100200) == [] and len(fake_api.chat(CHAT)) == 1
 
 
+async def test_an_edit_that_makes_a_message_an_emergency_is_answered(
+        fake_api: FakeBotApi, parent: Parent, tmp_path: Path) -> None:
+    async with running_bot(fake_api, tmp_path):
+        fake_api.push_update({"edited_message": {
+            "chat": {"id": CHAT, "type": "private", "first_name": "P"},
+            "from": fake_api.user(CHAT), "text": "my son is not breathing", "edit_date": 1}})
+        [emergency] = await fake_api.wait_for_replies(CHAT, 1)
+    assert "emergency number" in emergency["text"]
+    assert_strict(fake_api)
+
+
+async def test_an_inline_query_that_is_an_emergency_offers_the_emergency_reply(
+        fake_api: FakeBotApi, tmp_path: Path) -> None:
+    async with running_bot(fake_api, tmp_path):
+        asked = fake_api.inline_query(42, "baby swallowed a button battery")
+        await fake_api.wait_for_call("answerInlineQuery")
+    [result] = fake_api.inline_answers[asked]["results"]
+    assert result["id"] == "emergency"
+    assert "emergency department" in result["input_message_content"]["message_text"]
+    assert_strict(fake_api)
+
+
 async def test_inline_mode_offers_answers_to_share(
         fake_api: FakeBotApi, tmp_path: Path) -> None:
     async with running_bot(fake_api, tmp_path):

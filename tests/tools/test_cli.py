@@ -123,11 +123,14 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     ("thanks so much!", "smalltalk", 0),
 ])
 def test_ask_json(capsys: pytest.CaptureFixture[str], text: str, kind: str, count: int) -> None:
-    """`ask --json` prints exactly kind, topic, candidates and score."""
+    """`ask --json` prints the decision, which kinds fired, and a one-line reason."""
     code, out, _ = run(capsys, "ask", "--json", text)
     assert code == 0
     decision = json.loads(out)
-    assert set(decision) == {"kind", "topic", "candidates", "score"}
+    assert set(decision) == {"kind", "topic", "candidates", "score", "detail", "urgent", "soon",
+                             "language", "reason"}
+    assert decision["reason"] and "\n" not in decision["reason"]
+    assert (decision["urgent"] == ["breathing"]) == (kind == "urgent")
     assert decision["kind"] == kind
     assert len(decision["candidates"]) == count
     assert all(isinstance(topic, str) for topic in decision["candidates"])
