@@ -158,7 +158,8 @@ def test_ask_shows_the_emergency_reply(capsys: pytest.CaptureFixture[str],
     code, out, _ = run(capsys, "ask", "my son is not breathing")
     assert code == 0
     assert out.startswith("urgent (breathing)")
-    assert visible_text(shipped_kb.urgent.reply) in out
+    assert visible_text(shipped_kb.urgent.kinds[0].reply).split("\n")[0] not in out  # crisis
+    assert visible_text(shipped_kb.urgent.kind("breathing").reply) in out
 
 
 # --- eval ------------------------------------------------------------------------------------
