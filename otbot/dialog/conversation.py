@@ -5,6 +5,7 @@ Nothing here knows about Telegram or the terminal; both adapters only translate.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -14,22 +15,78 @@ from typing import Any
 from otbot.dialog.callbacks import Callback, decode, encode
 from otbot.dialog.checklist import ScreenFlow
 from otbot.dialog.replies import Button, Reply, Turn, rows
-from otbot.effects import Answered, Forget, Miss, Vote
+from otbot.effects import NONE_OF_THESE, Answered, Effect, Forget, Miss, MissKind, Vote
 from otbot.kb import Entry, KnowledgeBase
-from otbot.kb.markup import escape
+from otbot.kb.markup import escape, visible_text
+from otbot.understanding.followup import FollowUp, Reading, follow_up
 from otbot.understanding.matcher import Decision, DecisionKind, Matcher
 from otbot.understanding.text import normalize
 
 MAX_RELATED = 3
+# How long the last answer and the options offered stay in mind for a follow-up.
+CONTEXT_TTL = dt.timedelta(minutes=10)
 MISS_CHARS = 500  # enough to see what was asked; a pasted letter is not kept whole
 COMMANDS = ("start", "help", "topics", "screen", "privacy", "forget", "cancel")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
 
 
-def _miss(text: str) -> Miss:
-    """An unanswered question as the store keeps it: normalised, so no formatting or names
-    in capitals survive, and short."""
-    return Miss(normalize(text)[:MISS_CHARS])
+def _miss(text: str, kind: MissKind = MissKind.FALLBACK, topic: str | None = None) -> Miss:
+    """A question that went wrong as the store keeps it: normalised, so no formatting or
+    names in capitals survive, and short."""
+    return Miss(normalize(text)[:MISS_CHARS], kind, topic)
+
+
+# What a parent's state keeps between turns for follow-ups: the topic last answered, the
+# options last offered (or the runners-up of the answer), when, and how often the bot
+# fell back in a row. No text of the parent's.
+CONTEXT = "context"
+Asked = dict[str, Any]
+
+
+def _context(state: State, now: dt.datetime) -> dict[str, Any] | None:
+    """The conversation's recent context, or None when there is none or it has expired."""
+    context = state.get(CONTEXT)
+    if not isinstance(context, dict):
+        return None
+    try:
+        fresh = now - dt.datetime.fromisoformat(str(context.get("at"))) <= CONTEXT_TTL
+    except ValueError:
+        fresh = False
+    if not fresh:
+        state.pop(CONTEXT, None)
+    return context if fresh else None
+
+
+def _remember(decision: Decision, state: State, now: dt.datetime,
+              context: dict[str, Any] | None, text: str = "") -> None:
+    """Keep what a follow-up may lean on: the answer and its runners-up, or the offer."""
+    if decision.kind is DecisionKind.ANSWER and decision.topic:
+        state[CONTEXT] = {"topic": decision.topic, "at": now.isoformat(),
+                          "options": [t for t in decision.options if t != decision.topic]}
+    elif decision.kind is DecisionKind.CLARIFY:
+        state[CONTEXT] = {"topic": (context or {}).get("topic"), "at": now.isoformat(),
+                          "options": list(decision.options)}
+        state["asked"] = {"text": normalize(text)[:MISS_CHARS], "options": list(decision.options)}
+    elif decision.kind is DecisionKind.FALLBACK and decision.detail is None:
+        kept = dict(context or {})
+        kept.update(at=now.isoformat(), fallbacks=int(kept.get("fallbacks", 0)) + 1)
+        state[CONTEXT] = kept
+
+
+def _instead(decision: Decision, kind: DecisionKind, topic: str | None = None) -> Decision:
+    """Another decision for the same message, keeping what was learnt about it."""
+    return Decision(kind, topic, soon=decision.soon, language=decision.language)
+
+
+def _fell_back(context: dict[str, Any] | None) -> bool:
+    """Whether the last reply was already a fallback: then say it differently."""
+    return bool(context and context.get("fallbacks"))
+
+
+def _clarify_miss(asked: Asked, taken: str | None) -> Miss:
+    """What the parent did with a "did you mean…" offer: a topic, none of these, or nothing."""
+    return Miss(str(asked.get("text", "")), MissKind.CLARIFY, taken,
+                tuple(asked.get("options", ())))
 
 
 def parse_command(text: str) -> tuple[str, str, str] | None:
@@ -83,10 +140,12 @@ class Conversation:
         """Handle one event; returns the turn and the state to store before replying."""
         state = dict(state)
         self.screen.expire(state, event.now)
-        asked = state.pop("asked", None)  # the last unclear question, kept for one turn only
+        # The last "did you mean…" offer, kept for one turn: what the parent did with it is
+        # what maintainers need to know (otbot misses).
+        asked = state.pop("asked", None)
         turn = Turn()
         if event.kind is EventKind.TEXT:
-            self._text(event, state, turn)
+            self._text(event, state, turn, asked)
         elif event.kind is EventKind.COMMAND:
             self._command(event, state, turn)
         elif event.kind is EventKind.BUTTON:
@@ -97,22 +156,74 @@ class Conversation:
 
     # --- text -------------------------------------------------------------------------
 
-    def _text(self, event: Event, state: State, turn: Turn) -> None:
-        decision = self.matcher.decide(event.text)
-        turn.replies.extend(self.decision_replies(decision))
-        if decision.kind is DecisionKind.ANSWER and decision.topic:
-            turn.effects.append(Answered(decision.topic))
-        elif (decision.kind is DecisionKind.FALLBACK and event.text.strip()
-              and decision.detail is None):
-            turn.effects.append(_miss(event.text))  # declined on purpose: no gap to fill
-        elif decision.kind is DecisionKind.CLARIFY:
-            state["asked"] = event.text
+    def understand(self, text: str, state: State, now: dt.datetime) -> Decision:
+        """The decision for a typed message, in the light of the conversation so far."""
+        return self._read(text, _context(dict(state), now))[0]
+
+    def _read(self, text: str, context: dict[str, Any] | None
+              ) -> tuple[Decision, FollowUp | None]:
+        lean = follow_up(text)
+        return self._in_context(self.matcher.decide(text), text, lean, context), lean
+
+    def _text(self, event: Event, state: State, turn: Turn, asked: Asked | None) -> None:
+        context = _context(state, event.now)
+        decision, lean = self._read(event.text, context)
+        picked = decision.topic if lean and lean.reading is Reading.PICK else None
+        if asked:
+            turn.effects.append(_clarify_miss(asked, picked))
+        turn.replies.extend(self.decision_replies(decision, again=_fell_back(context)))
+        turn.effects.extend(self._effects(decision, event.text, lean))
+        _remember(decision, state, event.now, context, event.text)
         if decision.kind is not DecisionKind.URGENT:
             offer = self.screen.resume(state)
             if offer is not None:
                 turn.replies.append(offer)
 
-    def decision_replies(self, decision: Decision) -> list[Reply]:
+    def _in_context(self, decision: Decision, text: str, lean: FollowUp | None,
+                    context: dict[str, Any] | None) -> Decision:
+        """The decision for a message that leans on the last answer or offer.
+
+        An emergency or small talk stays what it is, and so does a message that answers
+        on its own: only what makes no sense alone is read in the light of the last turn.
+        """
+        if lean is None or decision.kind in (DecisionKind.URGENT, DecisionKind.SMALLTALK):
+            return decision
+        if context is None:
+            # "tell me more" or "the second one" with nothing before it: no topic to guess.
+            return decision if lean.reading is Reading.FOLLOW \
+                else _instead(decision, DecisionKind.FALLBACK)
+        options = [t for t in context.get("options", ()) if t in self.kb.entries]
+        entry = self.kb.entries.get(context.get("topic") or "")
+        if lean.reading is Reading.PICK and options and lean.index < len(options):
+            return _instead(decision, DecisionKind.ANSWER, options[lean.index])
+        if lean.reading is Reading.NONE and options:
+            return _instead(decision, DecisionKind.FALLBACK)
+        if entry is None:
+            return decision
+        if lean.reading is Reading.MORE:
+            related = [r for r in entry.related if r in self.kb.entries] or [entry.id]
+            return _instead(decision, DecisionKind.ANSWER, related[0])
+        # A question about the last topic: read with that topic's own question beside it,
+        # preferring the topic, its related topics and what was offered.
+        leaned = self.matcher.decide(f"{text} {visible_text(entry.question)}")
+        near = {entry.id, *entry.related, *options}
+        if (leaned.kind is DecisionKind.ANSWER and leaned.topic in near) \
+                or (decision.kind is not DecisionKind.ANSWER and leaned.kind in (
+                    DecisionKind.ANSWER, DecisionKind.CLARIFY)):
+            return dataclasses.replace(leaned, soon=decision.soon, language=decision.language)
+        return decision
+
+    def _effects(self, decision: Decision, text: str, lean: FollowUp | None) -> list[Effect]:
+        """What maintainers and counts learn from a text's decision."""
+        if decision.kind is DecisionKind.ANSWER and decision.topic:
+            return [Answered(decision.topic)]
+        if decision.kind is not DecisionKind.FALLBACK or not text.strip():
+            return []
+        if decision.detail is not None:
+            return [_miss(text, MissKind.DECLINED, decision.detail)]
+        return [_miss(text, MissKind.FOLLOWUP if lean else MissKind.FALLBACK)]
+
+    def decision_replies(self, decision: Decision, *, again: bool = False) -> list[Reply]:
         """What the parent reads for a matcher decision."""
         if decision.kind is DecisionKind.URGENT:
             return [Reply(self.matcher.urgent.reply(decision.urgent, decision.language))]
@@ -124,8 +235,16 @@ class Conversation:
         if decision.kind is DecisionKind.CLARIFY:
             return [self._clarify(decision)]
         decline = self.kb.declines.get(decision.detail or "")
-        return [self.fallback(text=decline.reply if decline and decline.reply else None,
+        if decline and decline.reply:
+            return [self.fallback(text=decline.reply, soon=decision.soon)]
+        text = self.kb.message("fallback_again" if again else "fallback")
+        return [self.fallback(text=self._in_their_language(text, decision.language),
                               soon=decision.soon)]
+
+    def _in_their_language(self, text: str, language: str) -> str:
+        """A message in another language: first a note, in it, that the bot answers in English."""
+        note = self.kb.messages.get(f"english_only_{language}")
+        return f"{note}\n\n{text}" if note else text
 
     def answer(self, entry: Entry, *, edit: bool = False, voted: bool = False,
                soon: tuple[str, ...] = ()) -> Reply:
@@ -157,13 +276,16 @@ class Conversation:
     def _clarify(self, decision: Decision) -> Reply:
         buttons = [Button(self.kb.entries[t].question, encode("a", t)) for t in decision.options]
         buttons.append(Button(self.kb.message("none_of_these"), encode("n")))
-        return Reply(self.safe(self.kb.message("did_you_mean")), rows(buttons))
+        buttons.append(Button(self.kb.message("btn_other_words"), encode("m", "ask")))
+        return Reply(self.safe(self._in_their_language(self.kb.message("did_you_mean"),
+                                                       decision.language)), rows(buttons))
 
     def fallback(self, *, edit: bool = False, text: str | None = None,
                  soon: tuple[str, ...] = ()) -> Reply:
         """No answer: say so (in the decline's words if any), offer the browser and screen."""
         text = self._with_doctor_line(text or self.kb.message("fallback"), soon)
         return Reply(self.safe(text), (
+            (Button(self.kb.message("btn_other_words"), encode("m", "ask")),),
             (Button(self.kb.message("btn_topics"), encode("m", "topics")),),
             (Button(self.kb.message("btn_screen"), encode("scr")),),
         ), edit=edit)
@@ -259,7 +381,7 @@ class Conversation:
 
     # --- buttons ----------------------------------------------------------------------------
 
-    def _button(self, event: Event, state: State, turn: Turn, asked: str | None) -> None:
+    def _button(self, event: Event, state: State, turn: Turn, asked: Asked | None) -> None:
         press = decode(event.text)
         reply = self._press(press, state, turn, asked, event.now) if press else None
         if reply is None:
@@ -267,21 +389,21 @@ class Conversation:
         else:
             turn.replies.extend(reply)
 
-    def _press(self, press: Callback, state: State, turn: Turn, asked: str | None,
+    def _press(self, press: Callback, state: State, turn: Turn, asked: Asked | None,
                now: dt.datetime) -> list[Reply] | None:
         """The replies for a button, or None if it is out of date or not understood."""
         action, args = press.action, press.args
         if action == "a" and len(args) == 1 and args[0] in self.kb.entries:
+            if asked:
+                turn.effects.append(_clarify_miss(asked, args[0]))
             turn.effects.append(Answered(args[0]))
+            _remember(Decision(DecisionKind.ANSWER, args[0]), state, now, None)
             return [self.answer(self.kb.entries[args[0]])]
         if action == "v" and len(args) == 2 and args[0] in self.kb.entries and args[1] in "yn":
-            turn.effects.append(Vote(args[0], helpful=args[1] == "y"))
-            reply = self.answer(self.kb.entries[args[0]], edit=True, voted=True)
-            return [Reply(reply.text, reply.buttons, edit=True,
-                          notice=self.kb.message("vote_thanks"))]
+            return self._vote(args[0], args[1] == "y", state, turn)
         if action == "n" and not args:
             if asked:
-                turn.effects.append(_miss(asked))
+                turn.effects.append(_clarify_miss(asked, NONE_OF_THESE))
             return [self.fallback(edit=True)]
         if action == "m" and len(args) == 1:
             return self._menu(args[0])
@@ -299,6 +421,24 @@ class Conversation:
                 return [Reply(self.kb.message("forgotten"), edit=True)]
             return [Reply(self.kb.message("forget_kept"), edit=True)]
         return None
+
+    def _vote(self, topic: str, helpful: bool, state: State, turn: Turn) -> list[Reply]:
+        """👍 or 👎: thank the parent; after 👎, offer the next-best topics and other words."""
+        turn.effects.append(Vote(topic, helpful=helpful))
+        reply = self.answer(self.kb.entries[topic], edit=True, voted=True)
+        thanked = Reply(reply.text, reply.buttons, edit=True,
+                        notice=self.kb.message("vote_thanks"))
+        if helpful:
+            return [thanked]
+        turn.effects.append(Miss("", MissKind.UNHELPFUL, topic))
+        context = state.get(CONTEXT) or {}
+        others = [t for t in [*context.get("options", ()), *self.kb.entries[topic].related]
+                  if t in self.kb.entries and t != topic]
+        buttons = [Button(self.kb.entries[t].question, encode("a", t))
+                   for t in dict.fromkeys(others)][:MAX_RELATED]
+        buttons += [Button(self.kb.message("btn_other_words"), encode("m", "ask")),
+                    Button(self.kb.message("btn_topics"), encode("m", "topics"))]
+        return [thanked, Reply(self.kb.message("not_helpful"), rows(buttons))]
 
     def _menu(self, name: str) -> list[Reply] | None:
         if name == "topics":

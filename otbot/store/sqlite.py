@@ -168,7 +168,8 @@ class SqliteStore:
             self._count(effect.topic, "answered")
         elif isinstance(effect, Vote):
             self._count(effect.topic, "helpful" if effect.helpful else "unhelpful")
-        elif isinstance(effect, Miss) and effect.text and self.retention.log_misses:
+        elif isinstance(effect, Miss) and self.retention.log_misses and (
+                effect.text or effect.topic):
             self._db.execute(
                 "INSERT INTO misses (text, day, kind, topic, options) VALUES (?, ?, ?, ?, ?)",
                 (effect.text, day, effect.kind.value, effect.topic, ",".join(effect.options)))

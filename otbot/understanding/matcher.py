@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,10 +28,15 @@ RANKED = 10  # candidates a ranking returns
 class Thresholds:
     """Where scores turn into decisions; calibrated on eval/dev.yaml (see `otbot eval`)."""
 
-    # Answer only if the best topic accounts for this share of what the message is about
-    # (its words weighted by rarity) and leads the runner-up by `margin`.
+    # Answer only if the best topic leads the runner-up by `margin` and either accounts for
+    # this share of what the message is about (its words weighted by rarity)...
     answer_coverage: float = 0.5
     margin: float = 0.04
+    # ...or, in a long message full of background, the message holds this share of one of
+    # the topic's wordings, leads by `wording_margin`, and is this in-domain as a whole.
+    wording: float = 0.5
+    wording_margin: float = 0.1
+    wording_domain: float = 0.6
     # Offer choices only if this share of the message is vocabulary the knowledge base
     # knows at all; below it the message is about something else ("best stroller").
     clarify_domain: float = 0.7
@@ -37,11 +44,18 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A topic, how well the message matches it (0..1), and the share of it it covers."""
+    """A topic and the evidence for it.
+
+    score: the ranking's score (0..1, relative to the best); coverage: the share of the
+    message (by weight) that the topic has words for; wording: the share of the topic's best
+    matching wording that the message contains, each word weighed by how rare it is among
+    the topics. A long message lowers coverage but not wording: that is why both count.
+    """
 
     topic: str
     score: float
     coverage: float = 0.0
+    wording: float = 0.0
 
 
 class DecisionKind(StrEnum):
@@ -117,6 +131,11 @@ class Matcher:
         self._spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
         self._doc_terms = [set(doc) for doc in documents]
         self._bm25 = _Bm25(documents)
+        # How much each term tells the topics apart (inverse document frequency), and each
+        # wording's terms, for the `wording` evidence of a candidate.
+        frequency = Counter(t for terms in self._doc_terms for t in terms)
+        self._idf = {t: math.log(len(documents) / n) for t, n in frequency.items()}
+        self._wording_terms = [frozenset(sentence.split()) for sentence in self._sentences]
 
     def decide(self, text: str) -> Decision:
         """The decision for one message; never raises on any text."""
@@ -181,7 +200,19 @@ class Matcher:
     def _candidate(self, index: int, score: dict[int, float], weights: dict[str, float],
                    total: float) -> Candidate:
         covered = sum(w for t, w in weights.items() if t in self._doc_terms[index])
-        return Candidate(self._ids[index], round(score[index], 4), round(covered / total, 4))
+        return Candidate(self._ids[index], round(score[index], 4), round(covered / total, 4),
+                         round(self._wording_cover(index, weights), 4))
+
+    def _wording_cover(self, index: int, weights: dict[str, float]) -> float:
+        """The largest share of one of the document's wordings that the message contains."""
+        start, end = self._spans[index]
+        best = 0.0
+        for terms in self._wording_terms[start:end]:
+            whole = sum(self._idf.get(t, 0.0) for t in terms)
+            if whole:
+                best = max(best, sum(self._idf.get(t, 0.0) for t in terms if t in weights)
+                           / whole)
+        return best
 
     def _fuzzy(self, query: str, pool: list[int]) -> np.ndarray:
         """Best whole-string similarity (0..1) of the query to each pooled entry's wordings."""
@@ -222,8 +253,10 @@ class _Bm25:
 def choose(top3: tuple[Candidate, ...], domain: float, t: Thresholds) -> Decision:
     """Answer a clear winner, offer the best three, or admit there is no answer."""
     best = top3[0] if top3 else Candidate("", 0.0)
-    second = top3[1].score if len(top3) > 1 else 0.0
-    if best.coverage >= t.answer_coverage and best.score - second >= t.margin:
+    lead = best.score - (top3[1].score if len(top3) > 1 else 0.0)
+    clear = best.coverage >= t.answer_coverage or (
+        best.wording >= t.wording and lead >= t.wording_margin and domain >= t.wording_domain)
+    if clear and lead >= t.margin:
         return Decision(DecisionKind.ANSWER, best.topic, top3, best.score, domain=domain)
     if domain >= t.clarify_domain and best.score > 0:
         return Decision(DecisionKind.CLARIFY, None, top3, best.score, domain=domain)

@@ -10,7 +10,7 @@ import pytest
 from otbot.dialog.callbacks import decode, encode
 from otbot.dialog.conversation import Conversation, Event, EventKind, State, parse_command
 from otbot.dialog.replies import Reply, Turn
-from otbot.effects import Answered, Forget, Miss, Vote
+from otbot.effects import NONE_OF_THESE, Answered, Forget, Miss, MissKind, Vote
 from otbot.kb import KnowledgeBase, load_knowledge
 
 NOW = dt.datetime(2026, 11, 27, 20, 0, tzinfo=dt.UTC)
@@ -50,7 +50,9 @@ def test_an_answer_has_related_topics_feedback_and_share(bot: Conversation) -> N
     turn, state = say(bot, "does insurance pay for OT?")
     [reply] = turn.replies
     assert actions(reply) == ["a", "a", "a", "v", "v", "share"]
-    assert turn.effects == [Answered("insurance")] and state == {}
+    assert turn.effects == [Answered("insurance")]
+    # Only what a follow-up may lean on is kept: the topic and its runners-up, no text.
+    assert set(state) == {"context"} and state["context"]["topic"] == "insurance"
 
 
 def test_an_entry_that_offers_the_screen_gets_its_button(bot: Conversation) -> None:
@@ -61,16 +63,18 @@ def test_an_entry_that_offers_the_screen_gets_its_button(bot: Conversation) -> N
 def test_clarify_keeps_the_question_one_turn_for_none_of_these(twins_folder: Path) -> None:
     bot = Conversation(load_knowledge(twins_folder))
     turn, state = say(bot, "what about apples?")
-    assert actions(turn.replies[0]) == ["a", "a", "n"] and state["asked"]
+    assert actions(turn.replies[0]) == ["a", "a", "n", "m"] and state["asked"]
+    offered = tuple(state["asked"]["options"])
     turn, state = press(bot, encode("n"), state)
-    assert turn.effects == [Miss("what about apples")]
+    assert turn.effects == [Miss("what about apples", MissKind.CLARIFY, NONE_OF_THESE, offered)]
     assert "asked" not in state and turn.replies[0].edit
 
 
 def test_fallback_is_recorded_as_a_miss_but_urgent_never(bot: Conversation) -> None:
-    turn, _ = say(bot, "recipe for banana bread")
-    assert turn.effects == [Miss("recipe for banana bread")]
-    assert actions(turn.replies[0]) == ["m", "scr"]
+    turn, _ = say(bot, "zebra crossing paint colours")
+    assert turn.effects == [Miss("zebra crossing paint colours")]
+    assert actions(turn.replies[0]) == ["m", "m", "scr"]  # other words, topics, checklist
+    assert "emergency number" in turn.replies[0].text  # the safety line
     turn, _ = say(bot, "he swallowed a button battery")
     assert turn.effects == [] and len(turn.replies) == 1 and not turn.replies[0].buttons
 
@@ -151,3 +155,53 @@ def test_inline_entries(bot: Conversation) -> None:
     assert [e.id for e in bot.inline_entries("insurance cover OT", 5)] == ["insurance"]
     assert len(bot.inline_entries("", 5)) == 5
     assert bot.inline_entries("my son is choking", 5) == []
+
+
+def test_a_follow_up_is_read_with_the_last_answer(bot: Conversation) -> None:
+    _, state = say(bot, "what is sensory processing?")
+    topic = state["context"]["topic"]
+    turn, state = say(bot, "tell me more", state)
+    more = bot.kb.entries[topic].related[0]
+    assert turn.effects == [Answered(more)] and state["context"]["topic"] == more
+
+
+def test_an_ordinal_picks_an_offered_option(twins_folder: Path) -> None:
+    bot = Conversation(load_knowledge(twins_folder))
+    _, state = say(bot, "what about apples?")
+    second = state["asked"]["options"][1]
+    turn, _ = say(bot, "the second one", state)
+    assert Answered(second) in turn.effects
+    assert turn.effects[0].kind is MissKind.CLARIFY and turn.effects[0].topic == second
+
+
+def test_a_new_question_is_not_bent_towards_the_last_topic(bot: Conversation) -> None:
+    _, state = say(bot, "what is sensory processing?")
+    turn, _ = say(bot, "does insurance pay for OT?", state)
+    assert turn.effects == [Answered("insurance")]
+
+
+def test_context_expires(bot: Conversation) -> None:
+    _, state = say(bot, "what is sensory processing?")
+    later = NOW + dt.timedelta(hours=1)
+    turn, state = bot.handle(Event(EventKind.TEXT, "tell me more", now=later), state)
+    assert "context" not in state or state["context"]["at"] == later.isoformat()
+    assert not any(isinstance(e, Answered) for e in turn.effects)
+
+
+def test_not_helpful_offers_other_topics_and_other_words(bot: Conversation) -> None:
+    _, state = say(bot, "does insurance pay for OT?")
+    turn, _ = press(bot, encode("v", "insurance", "n"), state)
+    thanked, offer = turn.replies
+    assert thanked.edit and "a" in actions(offer) and "m" in actions(offer)
+    assert Miss("", MissKind.UNHELPFUL, "insurance") in turn.effects
+
+
+def test_a_second_fallback_is_worded_differently(bot: Conversation) -> None:
+    first, state = say(bot, "zebra crossing paint colours")
+    second, _ = say(bot, "zebra crossing paint colours please", state)
+    assert first.replies[0].text != second.replies[0].text
+
+
+def test_another_language_gets_a_note_in_it(bot: Conversation) -> None:
+    [reply] = say(bot, "¿el seguro médico cubre la terapia ocupacional de mi hijo?")[0].replies
+    assert reply.text.startswith("Solo puedo responder en inglés")

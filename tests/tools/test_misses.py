@@ -92,7 +92,7 @@ def test_json_shape_with_nearest_entry_and_limit(data: Path,
     assert set(first) == {"count", "wording", "others", "first", "last", "nearest"}
     assert (first["wording"], first["first"], first["last"]) == (
         "is ot covered by medicaid", "2026-01-03", "2026-01-12")
-    assert first["nearest"]["id"] == "insurance"
+    assert first["nearest"]["id"] == "public-funding"
     assert 0 < first["nearest"]["score"] <= 1
 
 
@@ -102,7 +102,7 @@ def test_text_report(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("10 unanswered question(s) in 5 group(s); the 5 most asked:")
     assert ("   5  is ot covered by medicaid\n"
             "      also: does medicaid cover ot | ot medicaid coverage\n"
-            "      seen 2026-01-03 to 2026-01-12; nearest entry: insurance (") in out
+            "      seen 2026-01-03 to 2026-01-12; nearest entry: public-funding (") in out
 
 
 def test_data_folder_from_the_environment(data: Path, capsys: pytest.CaptureFixture[str],

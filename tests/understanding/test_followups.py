@@ -1,0 +1,31 @@
+"""Follow-ups read in context: two-turn conversations from eval/followups*.yaml."""
+
+from __future__ import annotations
+
+import pytest
+from paths import ROOT
+
+from otbot.dialog.conversation import Conversation
+from otbot.kb import KnowledgeBase
+from otbot.tools.followups import read_dialogues, right, second_decision
+
+# Issue 12 asks for 0.90 on the held-out follow-ups. What the conversation reaches today
+# (README figures): these floors keep it from slipping. followups-dev.yaml is tuned on,
+# followups.yaml never is.
+FLOORS = {"followups-dev.yaml": 0.73, "followups.yaml": 0.70}
+
+
+@pytest.fixture(scope="module")
+def conversation(shipped_kb: KnowledgeBase) -> Conversation:
+    """One conversation for the module."""
+    return Conversation(shipped_kb)
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_follow_ups_answered_with_an_acceptable_topic(conversation: Conversation,
+                                                      name: str) -> None:
+    dialogues = read_dialogues(ROOT / "eval" / name)
+    wrong = [d for d in dialogues if not right(second_decision(conversation, d), d.expect)]
+    share = 1 - len(wrong) / len(dialogues)
+    assert share >= FLOORS[name], "\n".join(f"{d.line}: {d.first!r} -> {d.then!r}"
+                                            for d in wrong)
