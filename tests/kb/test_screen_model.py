@@ -149,7 +149,7 @@ def test_unknown_band_in_examples_and_not_expected(folder: Path) -> None:
 
 def test_every_band_where_an_item_is_asked_needs_an_example(folder: Path) -> None:
     edit(folder, "      2-3: at 2 or older, not yet scribbling", "      #2-3: at 2 or older")
-    assert_reported(folder, line_of(folder, "  - id: pencil") + 5,
+    assert_reported(folder, line_of(folder, "    examples:\n      default: a very tight"),
                     "item 'pencil' has no example for the age band '2-3'")
 
 
