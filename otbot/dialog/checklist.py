@@ -110,6 +110,8 @@ class ScreenFlow:
     def __init__(self, kb: KnowledgeBase, retention: timedelta = timedelta(days=30)) -> None:
         self.screen: Screen = kb.screen
         self.retention = retention  # how long answers are kept; the intro tells parents
+        # Ends every question: a parent in the middle of a checklist may be in trouble.
+        self.safety_line = kb.messages.get("safety_line", "")
         self._handlers: dict[tuple[str, str], Callable[[Run, Step, tuple[str, ...]], bool]] = {
             (INTRO, "go"): self._go, (AGE, "g"): self._band, (QUESTION, "a"): self._answer,
             (FOLLOW, "f"): self._follow_up, (LOST, "l"): self._lost, (REVIEW, "e"): self._edit,
@@ -390,6 +392,8 @@ class ScreenFlow:
             INTRO: self._intro_view, AGE: self._age_view, QUESTION: self._question_view,
             FOLLOW: self._follow_view, LOST: self._lost_view, REVIEW: self._review_view}
         reply = views[step.kind](run, step)
+        if step.kind in (AGE, QUESTION, FOLLOW, LOST) and self.safety_line:
+            reply = dataclasses.replace(reply, text=f"{reply.text}\n\n<i>{self.safety_line}</i>")
         return [dataclasses.replace(reply, edit=edit, notice=notice)]
 
     def _intro_view(self, run: Run, step: Step) -> Reply:
