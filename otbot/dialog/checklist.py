@@ -8,13 +8,16 @@ an older message of this run shows the current step instead of acting on a past 
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from otbot.dialog.callbacks import encode
+from rapidfuzz.distance import DamerauLevenshtein
+
+from otbot.dialog.callbacks import decode, encode
 from otbot.dialog.replies import Button, Reply, rows
 from otbot.dialog.summary import summary_document, summary_html, summary_lines
 from otbot.kb import KnowledgeBase
@@ -37,6 +40,21 @@ KEY = "screen"  # the part of the parent's state this module owns
 INTRO, AGE, LOST, REVIEW, DONE = "intro", "age", "lost", "review", "done"
 QUESTION, FOLLOW = "q", "f"  # step kinds with an item: "q.ITEM", "f.ITEM.FOLLOWUP"
 CHECK = "✓ "  # marks the answer already given when a question is shown again
+# What a parent may type instead of pressing, by what the button does (verb, value), besides
+# its own label. A waiting question takes only the words of its own buttons.
+UNSURE_WORDS = ("not sure", "unsure", "don't know", "dont know", "no idea")
+TYPED_WORDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("a", "often"): ("often",), ("a", "sometimes"): ("sometimes",),
+    ("a", "rarely"): ("rarely", "never", "rarely or never", "hardly ever"),
+    ("a", "unsure"): UNSURE_WORDS,
+    **{(verb, "y"): ("yes", "yeah", "yep") for verb in ("f", "l")},
+    **{(verb, "n"): ("no", "nope") for verb in ("f", "l")},
+    **{(verb, "u"): UNSURE_WORDS for verb in ("f", "l")},
+    ("k", ""): ("skip",), ("b", ""): ("back", "go back"),
+}
+ANSWER_VERBS = ("a", "f", "l")  # buttons that answer: known by their label even without words
+TYPED_LONGEST = 30  # longer texts are questions or stories, never a typed answer
+_NOT_A_WORD = re.compile(r"[^\w\s']+")
 
 
 @dataclass
@@ -166,6 +184,26 @@ class ScreenFlow:
         _save(run, state)
         return self._view(run, edit=not fresh)
 
+    def typed(self, text: str, state: dict[str, Any], now: datetime) -> list[Reply] | None:
+        """A typed answer to the waiting question, as if its button were pressed; else None.
+
+        Taken: a button's label or a word for it ("often", "not sure", "yes", "skip",
+        "back"...), a close typo of one, or the number of a button (as `otbot chat` numbers
+        them). The replies are new messages; None means the text is not an answer (a
+        question, a story, or no question waiting) and is the conversation's to answer.
+        """
+        run = self._run(state)
+        step = self._step(run.at) if run else None
+        if run is None or step is None or step.kind not in (QUESTION, FOLLOW, LOST):
+            return None  # the age takes buttons only: "4" there is an age, not a button
+        buttons = [button for reply in self._view(run) for row in reply.buttons
+                   for button in row if button.data]
+        button = _typed_button(text, buttons)
+        callback = decode(button.data) if button else None
+        if callback is None:
+            return None
+        replies = self.press(callback.args, state, now)
+        return [dataclasses.replace(reply, edit=False, notice="") for reply in replies]
 
     def resume(self, state: dict[str, Any]) -> Reply | None:
         """A short offer to continue an open screen, or None if there is none."""
@@ -572,3 +610,44 @@ def _topic_buttons(flagged: list[Area], tier: Tier | None, band: Band | None) ->
             labels.setdefault(topic, label)
     return [Button(visible_text(label), encode("a", topic)) for topic, label in labels.items()]
 
+
+def _words(text: str) -> str:
+    """A typed text as words: lower case, no punctuation or emoji, single spaces."""
+    return " ".join(_NOT_A_WORD.sub(" ", text.replace("\u2019", "'").lower()).split())
+
+
+def _typed_button(text: str, buttons: list[Button]) -> Button | None:
+    """The one button a typed text means: its number, its words, or a close typo of them."""
+    typed = _words(text)
+    if not typed or len(typed) > TYPED_LONGEST:
+        return None
+    if typed.isdigit():
+        number = int(typed)
+        return buttons[number - 1] if 1 <= number <= len(buttons) else None
+    names: list[tuple[str, Button]] = []
+    for button in buttons:
+        callback = decode(button.data)
+        verb, value = ((*callback.args[2:4], "", "") if callback else ("", ""))[:2]
+        words = TYPED_WORDS.get((verb, value))
+        if words is None and verb not in ANSWER_VERBS:
+            continue  # cancel, and the like: only by number, never by a word
+        names += [(name, button) for name in (_words(button.label), *(words or ()))]
+    exact = {id(button): button for name, button in names if name == typed}
+    if exact:
+        return next(iter(exact.values())) if len(exact) == 1 else None
+    # A close typo: one slip in a short word, two in a longer one, the first letter right
+    # ("sure" is not "unsure"); two-letter words ("no") only exactly.
+    best: dict[int, Button] = {}
+    closest = 3
+    for name, button in names:
+        if len(name) < 3 or len(typed) < 3 or name[0] != typed[0]:
+            continue
+        limit = 1 if len(name) <= 5 else 2
+        distance = DamerauLevenshtein.distance(typed, name, score_cutoff=limit)
+        if distance > limit:
+            continue
+        if distance < closest:
+            closest, best = distance, {}
+        if distance == closest:
+            best[id(button)] = button
+    return next(iter(best.values())) if len(best) == 1 else None
