@@ -8,13 +8,16 @@ an older message of this run shows the current step instead of acting on a past 
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from otbot.dialog.callbacks import encode
+from rapidfuzz.distance import DamerauLevenshtein
+
+from otbot.dialog.callbacks import decode, encode
 from otbot.dialog.replies import Button, Reply, rows
 from otbot.dialog.summary import summary_document, summary_html, summary_lines
 from otbot.kb import KnowledgeBase
@@ -37,6 +40,21 @@ KEY = "screen"  # the part of the parent's state this module owns
 INTRO, AGE, LOST, REVIEW, DONE = "intro", "age", "lost", "review", "done"
 QUESTION, FOLLOW = "q", "f"  # step kinds with an item: "q.ITEM", "f.ITEM.FOLLOWUP"
 CHECK = "✓ "  # marks the answer already given when a question is shown again
+# What a parent may type instead of pressing, by what the button does (verb, value), besides
+# its own label. A waiting question takes only the words of its own buttons.
+UNSURE_WORDS = ("not sure", "unsure", "don't know", "dont know", "no idea")
+TYPED_WORDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("a", "often"): ("often",), ("a", "sometimes"): ("sometimes",),
+    ("a", "rarely"): ("rarely", "never", "rarely or never", "hardly ever"),
+    ("a", "unsure"): UNSURE_WORDS,
+    **{(verb, "y"): ("yes", "yeah", "yep") for verb in ("f", "l")},
+    **{(verb, "n"): ("no", "nope") for verb in ("f", "l")},
+    **{(verb, "u"): UNSURE_WORDS for verb in ("f", "l")},
+    ("k", ""): ("skip",), ("b", ""): ("back", "go back"),
+}
+ANSWER_VERBS = ("a", "f", "l")  # buttons that answer: known by their label even without words
+TYPED_LONGEST = 30  # longer texts are questions or stories, never a typed answer
+_NOT_A_WORD = re.compile(r"[^\w\s']+")
 
 
 @dataclass
@@ -110,6 +128,8 @@ class ScreenFlow:
     def __init__(self, kb: KnowledgeBase, retention: timedelta = timedelta(days=30)) -> None:
         self.screen: Screen = kb.screen
         self.retention = retention  # how long answers are kept; the intro tells parents
+        # Ends every question: a parent in the middle of a checklist may be in trouble.
+        self.safety_line = kb.messages.get("safety_line", "")
         self._handlers: dict[tuple[str, str], Callable[[Run, Step, tuple[str, ...]], bool]] = {
             (INTRO, "go"): self._go, (AGE, "g"): self._band, (QUESTION, "a"): self._answer,
             (FOLLOW, "f"): self._follow_up, (LOST, "l"): self._lost, (REVIEW, "e"): self._edit,
@@ -140,8 +160,10 @@ class ScreenFlow:
         if run is None or len(args) < 3 or args[0] != run.run:
             return [self._stale()]
         at, verb, values = args[1], args[2], tuple(args[3:])
-        if run.at == DONE and (at != DONE or verb not in ("s", "n")):
+        if run.at == DONE and (at != DONE or verb not in ("s", "n", "d") or values):
             return [self._stale()]  # only the results' own buttons outlive the run
+        # A new checklist from the results comes as a new message: the results stay readable.
+        fresh = verb == "n" and run.at == DONE
         if verb == "x":
             state.pop(KEY, None)
             return [Reply(self.screen.text("cancelled"), edit=True)]
@@ -149,6 +171,8 @@ class ScreenFlow:
             run = Run(self._new_id(run), AGE, now.isoformat())
         elif verb == "s":
             return self._summary(run, now) if run.at == DONE else [self._stale()]
+        elif verb == "d":
+            return self._details(run) if run.at == DONE else [self._stale()]
         elif verb != "c" and at != run.at:
             # An older message of this run: pick up where the parent is, not where it was.
             return self._view(run, notice=visible_text(self.screen.text("picked_up")))
@@ -158,7 +182,28 @@ class ScreenFlow:
         if run.at == DONE:
             run.done = now.isoformat()
         _save(run, state)
-        return self._view(run)
+        return self._view(run, edit=not fresh)
+
+    def typed(self, text: str, state: dict[str, Any], now: datetime) -> list[Reply] | None:
+        """A typed answer to the waiting question, as if its button were pressed; else None.
+
+        Taken: a button's label or a word for it ("often", "not sure", "yes", "skip",
+        "back"...), a close typo of one, or the number of a button (as `otbot chat` numbers
+        them). The replies are new messages; None means the text is not an answer (a
+        question, a story, or no question waiting) and is the conversation's to answer.
+        """
+        run = self._run(state)
+        step = self._step(run.at) if run else None
+        if run is None or step is None or step.kind not in (QUESTION, FOLLOW, LOST):
+            return None  # the age takes buttons only: "4" there is an age, not a button
+        buttons = [button for reply in self._view(run) for row in reply.buttons
+                   for button in row if button.data]
+        button = _typed_button(text, buttons)
+        callback = decode(button.data) if button else None
+        if callback is None:
+            return None
+        replies = self.press(callback.args, state, now)
+        return [dataclasses.replace(reply, edit=False, notice="") for reply in replies]
 
     def resume(self, state: dict[str, Any]) -> Reply | None:
         """A short offer to continue an open screen, or None if there is none."""
@@ -308,10 +353,15 @@ class ScreenFlow:
         elif run.review:
             run.at = REVIEW
         elif step.kind == QUESTION:
+            assert step.item is not None
             index = items.index(step.item)
-            run.at = self._question(items[index - 1]) if index else AGE
+            earlier = [i for i in self._asked(run.band) if items.index(i) < index]
+            run.at = self._question(earlier[-1]) if earlier else AGE
+        elif step.kind == LOST:
+            asked = self._asked(run.band)
+            run.at = self._question(asked[-1]) if asked else AGE
         else:
-            run.at = self._question(items[-1]) if step.kind == LOST else INTRO
+            run.at = INTRO
         return not values
 
     def _edit(self, run: Run, step: Step, values: tuple[str, ...]) -> bool:
@@ -326,17 +376,22 @@ class ScreenFlow:
         run.at = DONE
         return not values
 
+    def _asked(self, band: str | None) -> list[Item]:
+        """The signs asked at this age: those most children of the band can do yet."""
+        return [item for item in self.screen.items if item.expected(band)]
+
     def _after_age(self, run: Run) -> str:
-        """Where the age leads: the first sign, or back to the review."""
-        return REVIEW if run.review else self._question(self.screen.items[0])
+        """Where the age leads: the first sign asked at that age, or back to the review."""
+        asked = self._asked(run.band)
+        return REVIEW if run.review else self._question(asked[0]) if asked else LOST
 
     def _after_item(self, run: Run, item: Item) -> str:
-        """Where a sign leads: the next one, the lost-skill question, or the review."""
-        items = self.screen.items
-        index = items.index(item)
+        """Where a sign leads: the next one asked, the lost-skill question, or the review."""
         if run.review:
             return REVIEW
-        return self._question(items[index + 1]) if index + 1 < len(items) else LOST
+        items = self.screen.items
+        later = [i for i in self._asked(run.band) if items.index(i) > items.index(item)]
+        return self._question(later[0]) if later else LOST
 
     @staticmethod
     def _follow_step(item: Item, follow: FollowUp) -> str:
@@ -375,6 +430,8 @@ class ScreenFlow:
             INTRO: self._intro_view, AGE: self._age_view, QUESTION: self._question_view,
             FOLLOW: self._follow_view, LOST: self._lost_view, REVIEW: self._review_view}
         reply = views[step.kind](run, step)
+        if step.kind in (AGE, QUESTION, FOLLOW, LOST) and self.safety_line:
+            reply = dataclasses.replace(reply, text=f"{reply.text}\n\n<i>{self.safety_line}</i>")
         return [dataclasses.replace(reply, edit=edit, notice=notice)]
 
     def _intro_view(self, run: Run, step: Step) -> Reply:
@@ -390,16 +447,18 @@ class ScreenFlow:
         return Reply(self.screen.text("age_question"),
                      (*rows(bands, 2), self._controls(run, "back", "skip", "cancel")))
 
-    def _progress(self, item: Item) -> str:
-        """Question n of N."""
-        return self.screen.text("progress", n=self.screen.items.index(item) + 1,
-                                total=len(self.screen.items))
+    def _progress(self, run: Run, item: Item) -> str:
+        """Question n of N, counting the signs asked at the child's age."""
+        asked = self._asked(run.band)
+        if item not in asked:  # opened from the review although not asked at this age
+            asked = list(self.screen.items)
+        return self.screen.text("progress", n=asked.index(item) + 1, total=len(asked))
 
     def _question_view(self, run: Run, step: Step) -> Reply:
         """One sign: the question, an example for the age, the answers."""
         assert step.item is not None
         item, screen = step.item, self.screen
-        parts = [f"{self._progress(item)}\n{item.question}",
+        parts = [f"{self._progress(run, item)}\n{item.question_for(run.band)}",
                  screen.text("example", example=item.example(run.band))]
         if not item.expected(run.band):
             parts.append(screen.text("not_expected"))
@@ -416,7 +475,7 @@ class ScreenFlow:
         option = self.screen.option(given.get("a"))
         context = self.screen.text("follow_up_context", title=step.item.title,
                                    answer=option.label if option else "")
-        text = f"{self._progress(step.item)}\n{context}\n\n{step.follow.question}"
+        text = f"{self._progress(run, step.item)}\n{context}\n\n{step.follow.question}"
         return Reply(text, (self._yes_no(run, "f", given.get(step.follow.id)),
                             self._controls(run, "back", "cancel")))
 
@@ -455,33 +514,40 @@ class ScreenFlow:
         given = run.answers.get(item.id, {})
         option = self.screen.option(given.get("a"))
         if option is None:
-            return self.screen.text("skipped")
+            return self.screen.text("skipped" if item.expected(run.band) else "not_yet")
         yes = [f.short for f in self.screen.follow_ups if given.get(f.id) == "y"]
         return option.label + (f" ({'; '.join(yes)})" if yes else "")
 
     def _results(self, run: Run, edit: bool) -> list[Reply]:
-        """Strengths, the tier, the areas, ideas, next steps, the disclaimer; topic buttons."""
+        """The tier and the next steps, short enough for one phone screen; the rest a tap away."""
         screen = self.screen
         outcome = screen.evaluate(run.answers_for_rules())
         tier = screen.tier(outcome.tier)
+        parts = [screen.text("results_title"), f"<b>{tier.title}</b>\n{tier.text}",
+                 self._next_steps(run, outcome), screen.text("disclaimer")]
+        links = _topic_buttons([], tier, screen.band(run.band))
+        buttons = ((self._button(run, "details", "d"),), (self._button(run, "summary", "s"),),
+                   *rows(links, 2), (self._button(run, "again", "n"),))
+        return _messages("\n\n".join(parts), buttons, edit)
+
+    def _details(self, run: Run) -> list[Reply]:
+        """What is going well, each area, what was unsure, ideas to try: a new message."""
+        screen = self.screen
+        outcome = screen.evaluate(run.answers_for_rules())
         flagged = [area for area in screen.areas if screen.flagged(outcome, area)]
-        parts = [screen.text("results_title"), self._strengths(outcome),
-                 f"<b>{tier.title}</b>\n{tier.text}",
+        parts = [screen.text("details_title"), self._strengths(outcome),
                  "\n".join([screen.text("areas_title"), *self._area_lines(outcome)])]
         unsure = [item.title for item in screen.items
                   if item.id in outcome.having(screen.rules.not_sure)]
         if unsure:
             parts.append(screen.text("not_sure", items=", ".join(unsure)))
-        if run.lost == "u":
-            parts.append(screen.lost_skill.unsure_note)
         if flagged:
             parts.append("\n".join([screen.text("try_title"),
-                                    *(f"• <b>{area.name}</b>: {area.tip}" for area in flagged)]))
-        parts += [self._next_steps(run, outcome), screen.text("disclaimer")]
-        topics = _topic_buttons(flagged, tier, screen.band(run.band))
-        buttons = (*rows(topics, 2), (self._button(run, "summary", "s"),),
-                   (self._button(run, "again", "n"),))
-        return _messages("\n\n".join(parts), buttons, edit)
+                                    *(f"• <b>{area.name}</b>: {area.tip_for(run.band)}"
+                                      for area in flagged)]))
+        parts += [screen.text("wait_and_see"), screen.text("disclaimer")]
+        topics = _topic_buttons(flagged, None, None)
+        return _messages("\n\n".join(parts), rows(topics, 2), edit=False)
 
     def _strengths(self, outcome: Outcome) -> str:
         """What is going well, first: the signs answered "rarely or never"."""
@@ -492,14 +558,15 @@ class ScreenFlow:
                           *(strengths or [screen.text("strengths_none")])])
 
     def _next_steps(self, run: Run, outcome: Outcome) -> str:
-        """The age band's route, a sign's own step (a hearing check), the routes, wait and see."""
+        """The age band's route, the screening, the signs' own steps (hearing, vision)."""
         screen = self.screen
         band = screen.band(run.band)
-        steps = [band.next_step if band else "",
+        steps = [band.next_step if band else "", screen.text("screening"),
                  *(item.next_step for item in screen.items
-                   if item.next_step and screen.noticed(outcome, item))]
-        return "\n".join([screen.text("next_title"), *(f"• {step}" for step in steps if step),
-                          screen.text("next_common"), "", screen.text("wait_and_see")])
+                   if item.next_step and screen.noticed(outcome, item)),
+                 screen.lost_skill.unsure_note if run.lost == "u" else ""]
+        return "\n".join([screen.text("next_title"),
+                          *(f"• {step}" for step in dict.fromkeys(steps) if step)])
 
     def _area_lines(self, outcome: Outcome) -> list[str]:
         """Each area with its result, and for a flagged one the signs the parent noticed."""
@@ -532,12 +599,55 @@ def _messages(text: str, buttons: tuple[tuple[Button, ...], ...], edit: bool) ->
             for index, part in enumerate(parts)]
 
 
-def _topic_buttons(flagged: list[Area], tier: Tier, band: Band | None) -> list[Button]:
+def _topic_buttons(flagged: list[Area], tier: Tier | None, band: Band | None) -> list[Button]:
     """FAQ topics: the flagged areas', then the tier's and the age band's, each topic once."""
     links = [(area.topic, area.name) for area in flagged]
-    links += [(link.topic, link.label) for link in (*tier.links, *(band.links if band else ()))]
+    links += [(link.topic, link.label)
+              for link in (*(tier.links if tier else ()), *(band.links if band else ()))]
     labels: dict[str, str] = {}
     for topic, label in links:
         if topic:  # empty: a borrowed screen's link this knowledge base cannot answer
             labels.setdefault(topic, label)
     return [Button(visible_text(label), encode("a", topic)) for topic, label in labels.items()]
+
+
+def _words(text: str) -> str:
+    """A typed text as words: lower case, no punctuation or emoji, single spaces."""
+    return " ".join(_NOT_A_WORD.sub(" ", text.replace("\u2019", "'").lower()).split())
+
+
+def _typed_button(text: str, buttons: list[Button]) -> Button | None:
+    """The one button a typed text means: its number, its words, or a close typo of them."""
+    typed = _words(text)
+    if not typed or len(typed) > TYPED_LONGEST:
+        return None
+    if typed.isdigit():
+        number = int(typed)
+        return buttons[number - 1] if 1 <= number <= len(buttons) else None
+    names: list[tuple[str, Button]] = []
+    for button in buttons:
+        callback = decode(button.data)
+        verb, value = ((*callback.args[2:4], "", "") if callback else ("", ""))[:2]
+        words = TYPED_WORDS.get((verb, value))
+        if words is None and verb not in ANSWER_VERBS:
+            continue  # cancel, and the like: only by number, never by a word
+        names += [(name, button) for name in (_words(button.label), *(words or ()))]
+    exact = {id(button): button for name, button in names if name == typed}
+    if exact:
+        return next(iter(exact.values())) if len(exact) == 1 else None
+    # A close typo: one slip in a short word, two in a longer one, the first letter right
+    # ("sure" is not "unsure"); two-letter words ("no") only exactly.
+    best: dict[int, Button] = {}
+    closest = 3
+    for name, button in names:
+        if len(name) < 3 or len(typed) < 3 or name[0] != typed[0]:
+            continue
+        limit = 1 if len(name) <= 5 else 2
+        distance = DamerauLevenshtein.distance(typed, name, score_cutoff=limit)
+        if distance > limit:
+            continue
+        if distance < closest:
+            closest, best = distance, {}
+        if distance == closest:
+            best[id(button)] = button
+    return next(iter(best.values())) if len(best) == 1 else None

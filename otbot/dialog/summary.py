@@ -42,11 +42,13 @@ def flagged_areas(screen: Screen, outcome: Outcome) -> list[tuple[str, str]]:
 
 def summary_lines(screen: Screen, answers: Answers, outcome: Outcome, day: dt.date
                   ) -> list[Line]:
-    """The summary: date, age, each sign and its answer, areas, questions, disclaimer."""
+    """The summary: date, age, result, each sign and its answer, areas, ideas, questions,
+    disclaimer: everything the results and their details said, in one place."""
     lines = [Line("title", screen.summary_text("title")),
              Line("text", screen.summary_text("intro")),
              Line("text", screen.summary_text("date", date=day.isoformat())),
              Line("text", screen.summary_text("age", age=screen.band_label(answers.band))),
+             Line("text", screen.summary_text("result", tier=screen.tier(outcome.tier).title)),
              Line("heading", screen.summary_text("signs_title"))]
     for number, item in enumerate(screen.items, 1):
         answer = _answer_words(screen, item, answers)
@@ -56,6 +58,10 @@ def summary_lines(screen: Screen, answers: Answers, outcome: Outcome, day: dt.da
     lines.append(Line("heading", screen.summary_text("areas_title")))
     lines += [Line("bullet", f"{name}: {label}") for name, label in areas] or [
         Line("text", screen.summary_text("areas_none"))]
+    ideas = [area for area in screen.areas if screen.flagged(outcome, area)]
+    if ideas:
+        lines.append(Line("heading", screen.summary_text("ideas_title")))
+        lines += [Line("bullet", f"{area.name}: {area.tip_for(answers.band)}") for area in ideas]
     lines.append(Line("heading", screen.summary_text("questions_title")))
     lines += [Line("bullet", question) for question in _questions(screen, answers, outcome)]
     lines.append(Line("note", screen.text("disclaimer")))
@@ -66,8 +72,9 @@ def _answer_words(screen: Screen, item: Item, answers: Answers) -> str:
     """An item's answer with its follow-ups, in words for the doctor."""
     answer: Answer | None = answers.items.get(item.id)
     option = screen.option(answer.option) if answer else None
-    words = [option.label if option else screen.text("skipped")]
-    if not item.expected(answers.band):
+    expected = item.expected(answers.band)
+    words = [option.label] if option else [] if not expected else [screen.text("skipped")]
+    if not expected:  # not asked at this age, unless the parent opened it from the review
         words.append(screen.summary_text("not_expected"))
     given = answer.follow if answer else {}
     words += [f"{follow_up.summary}: {screen.yes_no_label(given[follow_up.id]).lower()}"

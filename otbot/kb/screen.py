@@ -43,14 +43,17 @@ TEXTS: dict[str, tuple[str, int]] = {
     "strengths_title": ("", SHORT_MAX), "strengths_none": ("", SHORT_MAX),
     "areas_title": ("", SHORT_MAX), "area_line": ("area result", SHORT_MAX),
     "noticed_in": ("items", SHORT_MAX), "not_sure": ("items", SHORT_MAX),
-    "try_title": ("", SHORT_MAX), "next_title": ("", SHORT_MAX), "next_common": ("", LONG_MAX),
-    "wait_and_see": ("", LONG_MAX), "disclaimer": ("", LONG_MAX),
+    "try_title": ("", SHORT_MAX), "next_title": ("", SHORT_MAX), "screening": ("", SHORT_MAX),
+    "wait_and_see": ("", LONG_MAX), "disclaimer": ("", SHORT_MAX),
+    "not_yet": ("", LABEL_MAX), "details_title": ("", SHORT_MAX),
 }
 BUTTONS = ("start", "cancel", "continue", "start_over", "resume", "back", "skip", "yes", "no",
-           "unsure", "results", "summary", "again", "change_age", "change_lost")
+           "unsure", "results", "summary", "details", "again", "change_age", "change_lost")
 SUMMARY_TEXTS: dict[str, tuple[str, int]] = {
     "title": ("", SHORT_MAX), "intro": ("", LONG_MAX), "date": ("date", SHORT_MAX),
-    "age": ("age", SHORT_MAX), "signs_title": ("", SHORT_MAX), "not_expected": ("", SHORT_MAX),
+    "age": ("age", SHORT_MAX), "result": ("tier", SHORT_MAX),
+    "signs_title": ("", SHORT_MAX), "not_expected": ("", SHORT_MAX),
+    "ideas_title": ("", SHORT_MAX),
     "areas_title": ("", SHORT_MAX), "areas_none": ("", SHORT_MAX),
     "questions_title": ("", SHORT_MAX), "file_caption": ("", MAX_CALLBACK_ANSWER),
 }
@@ -106,10 +109,15 @@ class Item:
     not_expected: frozenset[str] = frozenset()
     next_step: str = ""
     ask: str = ""
+    questions: Mapping[str, str] = field(default_factory=dict)  # band: the question in its words
 
     def example(self, band: str | None) -> str:
         """The example for the age band, else the general one."""
         return self.examples.get(band or "", self.examples["default"])
+
+    def question_for(self, band: str | None) -> str:
+        """The question in the words of the age band (a baby's own), else the general one."""
+        return self.questions.get(band or "", self.question)
 
     def expected(self, band: str | None) -> bool:
         """Whether most children of the band have this skill yet."""
@@ -136,6 +144,11 @@ class Area:
     topic: str
     tip: str
     ask: str
+    tips: Mapping[str, str] = field(default_factory=dict)  # band: ideas fit for that age
+
+    def tip_for(self, band: str | None) -> str:
+        """Ideas to try at home for the age band, else the general ones."""
+        return self.tips.get(band or "", self.tip)
 
 
 @dataclass(frozen=True)
@@ -324,11 +337,16 @@ class Screen:
         """An item's sign, and its marks: the sign plus the follow-ups answered yes."""
         answer = answers.items.get(item.id)
         option = self.option(answer.option) if answer else None
+        expected = item.expected(answers.band)
         if answer is None or option is None:
-            return SKIPPED, frozenset({SKIPPED})
+            # Not asked because the skill is not expected yet: the sign of a rule about the
+            # age alone (not yet), never a strength and never a gap in the answers.
+            sign = None if expected else next(
+                (rule.sign for rule in self.rules.signs
+                 if not rule.answers and not rule.follow and rule.applies("", False, {})), None)
+            return (sign, frozenset({sign})) if sign else (SKIPPED, frozenset({SKIPPED}))
         follow = {f.id: FOLLOW_VALUES.get(answer.follow.get(f.id, "")) if option.follow_up
                   else None for f in self.follow_ups}
-        expected = item.expected(answers.band)
         sign = next((rule.sign for rule in self.rules.signs
                      if rule.applies(option.id, expected, follow)), SKIPPED)
         return sign, frozenset({sign} | {key for key, value in follow.items() if value})
@@ -400,8 +418,8 @@ class _ScreenReader:
             return None
         before = self._errors()
         self.reader.fields(data, TOP_FIELDS, self.path, "screen.yaml")
-        areas = self._areas(data)
         bands = self._bands(data)
+        areas = self._areas(data, {b.id for b in bands})
         options = self._options(data)
         follow_ups = self._follow_ups(data)
         items = self._items(data, {b.id for b in bands}, {a.id for a in areas})
@@ -597,8 +615,8 @@ class _ScreenReader:
         return tuple(follow_ups)
 
     def _items(self, data: MarkedDict, bands: set[str], areas: set[str]) -> tuple[Item, ...]:
-        fields = {"title", "question", "examples", "not_expected", "areas", "strength",
-                  "next_step", "ask"}
+        fields = {"title", "question", "question_by_age", "examples", "not_expected", "areas",
+                  "strength", "next_step", "ask"}
         items = []
         for item_id, item in self._records(data, "items", fields, "an item", ID_MAX):
             if item_id in RESERVED_ITEM_IDS:
@@ -607,9 +625,14 @@ class _ScreenReader:
             if bands and set(not_expected) >= bands:
                 self.error(item.line_of("not_expected"), f"item '{item_id}' is not expected at "
                                                          "any age, so it can never count")
+            examples = self._examples(item, bands)
+            for band in sorted(bands - set(not_expected) - set(examples)):
+                self.error(item.line_of("examples"), f"item '{item_id}' has no example for the "
+                                                     f"age band '{band}'")
             items.append(Item(
                 id=item_id, title=self.label(item, "title", TITLE_MAX),
-                question=self.text(item, "question"), examples=self._examples(item, bands),
+                question=self.text(item, "question"), examples=examples,
+                questions=self._by_band(item, "question_by_age", bands),
                 areas=self.ids(item, "areas", areas, "area", required=True),
                 strength=self.text(item, "strength"), not_expected=frozenset(not_expected),
                 next_step=self.text(item, "next_step", required=False),
@@ -619,6 +642,15 @@ class _ScreenReader:
             self.error(data.line_of("items"), f"no item touches the area '{area}', so it can "
                                               "never be flagged")
         return tuple(items)
+
+    def _by_band(self, item: MarkedDict, key: str, bands: set[str]) -> dict[str, str]:
+        """An optional mapping of age band to text."""
+        if key not in item:
+            return {}
+        section = self._section(item, key)
+        self.reader.fields(section, bands, self.path, key)
+        return {band: text for band in sorted(bands)
+                if band in section and (text := self.text(section, band))}
 
     def _examples(self, item: MarkedDict, bands: set[str]) -> dict[str, str]:
         examples = self._section(item, "examples")
@@ -634,16 +666,17 @@ class _ScreenReader:
                          self.text(section, "example"), self.text(section, "unsure_note"),
                          self.text(section, "ask"))
 
-    def _areas(self, data: MarkedDict) -> tuple[Area, ...]:
+    def _areas(self, data: MarkedDict, bands: set[str]) -> tuple[Area, ...]:
         areas = []
-        for area_id, item in self._records(data, "areas", {"name", "topic", "tip", "ask"},
-                                           "an area"):
+        for area_id, item in self._records(data, "areas", {"name", "topic", "tip", "tip_by_age",
+                                                           "ask"}, "an area"):
             if area_id not in AREAS:
                 self.error(item.line_of("id"), f"unknown area '{area_id}'; known areas: "
                                                f"{', '.join(AREAS)}")
                 continue
             areas.append(Area(area_id, self.label(item, "name", TITLE_MAX), self.topic(item),
-                              self.text(item, "tip"), self.text(item, "ask")))
+                              self.text(item, "tip"), self.text(item, "ask"),
+                              self._by_band(item, "tip_by_age", bands)))
         missing = [a for a in AREAS if a not in {area.id for area in areas}]
         if missing and isinstance(data.get("areas"), MarkedList):
             self.error(data.line_of("areas"), f"missing area(s): {', '.join(missing)}")

@@ -125,11 +125,12 @@ def test_intro_says_what_it_is_how_long_and_what_is_kept(flow: ScreenFlow) -> No
 def test_age_band_comes_first_then_one_question_at_a_time(flow: ScreenFlow) -> None:
     parent = Parent(flow).start().press("Start")
     assert "How old is your child?" in parent.text
-    assert {"Under 3 years", "13 or older", "Skip", "Cancel"} <= set(parent.labels())
+    assert {"Under 12 months", "1 to 2 years", "2 to 3 years", "13 or older", "Skip",
+            "Cancel"} <= set(parent.labels())
     parent.press("6 to 8 years")
     assert parent.replies[0].edit
     assert "Question 1 of 8" in parent.text
-    assert "cut food with a knife" in parent.text  # the 6-8 example
+    assert "most buttons and zippers" in parent.text  # the 6-8 example
     assert parent.labels()[:4] == ["Often", "Sometimes", RARELY, "Not sure"]
     assert {"« Back", "Skip", "Cancel"} <= set(parent.labels())
     assert flow.is_open(parent.state)
@@ -228,16 +229,24 @@ def test_review_lists_every_answer_and_one_can_be_changed(flow: ScreenFlow) -> N
         in parent.text
     parent.press("3", "« Back")  # back from an edit returns to the review
     assert "Check your answers" in parent.text
-    parent.press("Age", "Under 3 years")
-    assert "Age: Under 3 years" in parent.text
+    parent.press("Age", "2 to 3 years")
+    assert "Age: 2 to 3 years" in parent.text
     parent.press("See my results")
     assert "Worth talking to a professional soon" in parent.text
-    assert "Sensory processing: <i>worth discussing</i>" in parent.text
+    assert area_results(parent)["Sensory processing"] == "worth discussing"
+
+
+def details(parent: Parent) -> str:
+    """The text behind the results' "Details and ideas" button (the parent stays on results)."""
+    callback = decode(parent.data("Details and ideas"))
+    replies = checked(parent.flow.press(callback.args, parent.state, parent.now))
+    assert all(not reply.edit for reply in replies)  # a new message: the results stay
+    return "\n".join(reply.text for reply in replies)
 
 
 def area_results(parent: Parent) -> dict[str, str]:
-    """Area name -> result label, as the results list them."""
-    lines = visible_text(parent.text).split("The six skill areas\n")[1].split("\n\n")[0]
+    """Area name -> result label, as the details list them."""
+    lines = visible_text(details(parent)).split("The six skill areas\n")[1].split("\n\n")[0]
     found = {}
     for line in lines.splitlines():
         name, _, rest = line.removeprefix("• ").partition(": ")
@@ -281,8 +290,8 @@ def test_area_results(flow: ScreenFlow) -> None:
         "Social and emotional skills": "worth watching",
         "Attention and thinking skills": "not answered",
     }
-    assert "(you noticed: Spoon, buttons and zippers)" in parent.text
-    assert "You were not sure about: Attention and organising" in parent.text
+    assert "(you noticed: Spoon, buttons and zippers)" in details(parent)
+    assert "You were not sure about: Attention and organising" in details(parent)
 
 
 def test_two_milder_signs_in_one_area_are_worth_discussing(flow: ScreenFlow) -> None:
@@ -297,37 +306,50 @@ def test_nothing_flagged_lists_strengths_and_still_says_ask_anyway(flow: ScreenF
     text = visible_text(parent.text)
     assert set(area_results(parent).values()) == {"not flagged"}
     assert "If you are still concerned" in text and "ask your pediatrician anyway" in text
-    assert text.count("• ") >= 8 and "paying attention and following directions" in text
+    more = visible_text(details(parent))
+    assert more.count("• ") >= 8 and "paying attention and following directions" in more
 
 
-def test_results_put_strengths_first_and_name_every_route(flow: ScreenFlow) -> None:
-    parent = complete(flow, answers=(("Often", "Yes", "Yes"), *[RARELY] * 7))
+def test_results_put_the_tier_and_next_steps_first_and_the_details_behind_a_button(
+        flow: ScreenFlow) -> None:
+    parent = complete(flow, band="6 to 8 years", answers=(("Often", "Yes", "Yes"), *[RARELY] * 7))
     text = visible_text(parent.text)
-    assert text.index("What is going well") < text.index("Worth talking to a professional")
-    assert text.index("What is going well") < text.index("The six skill areas")
-    for route in ("pediatrician", "teacher", "early intervention program", "wait and see"):
+    assert text.index("Worth talking to a professional") < text.index("Next steps")
+    for route in ("pediatrician", "teacher", "standard developmental screening"):
         assert route in text
+    assert "What is going well" not in text and "Things to try" not in text
     assert "not a diagnosis" in text.splitlines()[-1]
     assert parent.replies[0].edit
+    assert parent.labels()[:2] == ["Details and ideas", "Summary for the doctor"]
+    more = visible_text(details(parent))
+    assert more.index("What is going well") < more.index("The six skill areas")
+    assert "Things to try at home" in more and "wait and see" in more
+    assert "not a diagnosis" in more.splitlines()[-1]
 
 
 def test_results_offer_the_faq_topics_of_flagged_areas_and_the_summary(
         flow: ScreenFlow, kb: KnowledgeBase) -> None:
     parent = complete(flow, answers=(RARELY, ("Often", "Yes", "No"), *[RARELY] * 6))
+    assert {"Summary for the doctor", "Start a new checklist"} <= set(parent.labels())
+    parent.press("Details and ideas")
     topics = [decode(b.data).args[0] for r in parent.replies for row in r.buttons for b in row
               if decode(b.data).action == "a"]
-    assert {"sensory-processing", "self-care", "get-evaluation", "wait-and-see"} <= set(topics)
+    assert {"sensory-processing", "self-care"} <= set(topics)
     assert "fine-motor" not in topics
     assert all(topic in kb.entries for topic in topics)
     assert parent.data("Sensory processing") == encode("a", "sensory-processing")
-    assert {"Summary for the doctor", "Start a new checklist"} <= set(parent.labels())
+    results = complete(flow, answers=(RARELY, ("Often", "Yes", "No"), *[RARELY] * 6))
+    links = [decode(b.data).args[0] for r in results.replies for row in r.buttons for b in row
+             if decode(b.data).action == "a"]
+    assert {"get-evaluation", "wait-and-see"} <= set(links)
 
 
 def test_results_never_label_with_verdict_words(flow: ScreenFlow) -> None:
     parent = complete(flow, answers=(("Often", "Yes", "Yes"),) * 8, lost="Yes")
-    text = visible_text(parent.text).replace("not a diagnosis", "")
+    more = visible_text(details(parent))
+    text = (visible_text(parent.text) + more).replace("not a diagnosis", "")
     assert LABEL_WORDS.search(text) is None
-    assert not any(char.isdigit() for char in text.split("The six skill areas")[1].split(
+    assert not any(char.isdigit() for char in more.split("The six skill areas")[1].split(
         "Things to try")[0])  # no score anywhere near the areas
 
 
@@ -339,23 +361,43 @@ def test_the_speech_item_adds_a_hearing_check_and_speech_language_assessment(
     assert "hearing check" not in other.text
 
 
-def test_an_age_band_marks_a_skill_not_expected_yet(flow: ScreenFlow) -> None:
-    toddler = Parent(flow).start().press("Start", "Under 3 years")
-    answer(toddler, RARELY, RARELY, RARELY)
-    assert "Question 4 of 8" in toddler.text and "cannot do this yet" in toddler.text
-    answer(toddler, ("Often", "Yes", "No"), *[RARELY] * 4)
-    toddler.press("No", "See my results")
-    assert "<b>Nothing stood out</b>" in toddler.text
-    assert area_results(toddler)["Fine motor (hands and fingers)"] == "not flagged"
+def test_a_skill_not_expected_yet_is_left_out_and_never_a_strength(flow: ScreenFlow) -> None:
+    baby = Parent(flow).start().press("Start", "Under 12 months")
+    answer(baby, RARELY, RARELY, RARELY)
+    assert "Question 4 of 5" in baby.text and "rolling over" in baby.text
+    assert "pencil" not in baby.text.lower()  # handwriting is left out for a baby
+    answer(baby, RARELY, RARELY)
+    assert "One last question" in baby.text
+    baby.press("No")
+    assert "4. Pencil and handwriting: <i>Not yet at this age</i>" in baby.text
+    assert "6. Attention and organising: <i>Not yet at this age</i>" in baby.text
+    baby.press("See my results")
+    assert "<b>Nothing stood out</b>" in baby.text
+    assert "holding a pencil" not in details(baby)  # not a strength either
+    assert area_results(baby)["Fine motor (hands and fingers)"] == "not flagged"
+    assert area_results(baby)["Attention and thinking skills"] == "not asked at this age"
     pupil = complete(flow, band="6 to 8 years",
                      answers=(RARELY, RARELY, RARELY, ("Often", "Yes", "No"), *[RARELY] * 4))
     assert "cannot do this yet" not in pupil.text
     assert area_results(pupil)["Fine motor (hands and fingers)"] == "worth discussing"
 
 
-def test_worry_counts_even_for_a_skill_not_expected_yet(flow: ScreenFlow) -> None:
-    parent = complete(flow, band="Under 3 years",
-                      answers=(RARELY, RARELY, RARELY, ("Often", "No", "Yes"), *[RARELY] * 4))
+def test_a_skill_not_expected_yet_answered_from_the_review_counts_only_a_worry(
+        flow: ScreenFlow) -> None:
+    parent = Parent(flow).start().press("Start", "Under 12 months")
+    answer(parent, *[RARELY] * 5)
+    parent.press("No", "4")
+    assert "cannot do this yet" in parent.text and "Question 4 of 8" in parent.text
+    parent.press(RARELY, "See my results")
+    assert "<b>Nothing stood out</b>" in parent.text
+    assert "holding a pencil" not in details(parent)
+    parent = Parent(flow).start().press("Start", "Under 12 months")
+    answer(parent, *[RARELY] * 5)
+    parent.press("No", "4", "Often", "Yes", "No", "See my results")
+    assert "<b>Nothing stood out</b>" in parent.text
+    parent = Parent(flow).start().press("Start", "Under 12 months")
+    answer(parent, *[RARELY] * 5)
+    parent.press("No", "4", "Often", "No", "Yes", "See my results")
     assert "<b>Worth talking to a professional soon</b>" in parent.text
 
 
@@ -611,8 +653,12 @@ def test_a_press_keeps_an_open_checklist_alive(flow: ScreenFlow) -> None:
     assert KEY in parent.state
 
 
-def test_every_message_of_a_long_run_fits_telegram(flow: ScreenFlow) -> None:
-    for band in ("Under 3 years", "3 to 5 years", "6 to 8 years", "9 to 12 years", "13 or older"):
-        parent = complete(flow, band=band, answers=(("Often", "Yes", "Yes"),) * 8, lost="Not sure")
+def test_every_message_of_a_long_run_fits_telegram(flow: ScreenFlow, screen: Screen) -> None:
+    for band in screen.bands:
+        parent = Parent(flow).start().press("Start", band.label)
+        while "One last question" not in parent.text:
+            parent.press("Often", "Yes", "Yes")
+        parent.press("Not sure", "See my results")
         assert len(parent.replies) == 1  # the worst case still fits in one message
+        details(parent)
         checked(summary_of(parent))

@@ -139,16 +139,24 @@ def test_unknown_topic_in_a_link(folder: Path) -> None:
 
 
 def test_unknown_band_in_examples_and_not_expected(folder: Path) -> None:
-    line = edit(folder, "    not_expected: [under-3]", "    not_expected: [under-2]")
-    assert_reported(folder, line, "unknown age band 'under-2' in 'not_expected'; known: 13-up, "
-                                  "3-5, 6-8, 9-12, under-3")
+    line = edit(folder, "    not_expected: [under-1]\n    areas: [fine-motor]",
+                "    not_expected: [under-2]\n    areas: [fine-motor]")
+    assert_reported(folder, line, "unknown age band 'under-2' in 'not_expected'; known: 1-2, "
+                                  "13-up, 2-3, 3-5, 6-8, 9-12, under-1")
     line = edit(folder, "      13-up: handwriting", "      teen: handwriting")
     assert_reported(folder, line, "unknown field 'teen' in examples")
 
 
+def test_every_band_where_an_item_is_asked_needs_an_example(folder: Path) -> None:
+    edit(folder, "      2-3: at 2 or older, not yet scribbling", "      #2-3: at 2 or older")
+    assert_reported(folder, line_of(folder, "    examples:\n      default: a very tight"),
+                    "item 'pencil' has no example for the age band '2-3'")
+
+
 def test_an_item_not_expected_at_any_age(folder: Path) -> None:
-    line = edit(folder, "    not_expected: [under-3]",
-                "    not_expected: [under-3, 3-5, 6-8, 9-12, 13-up]")
+    line = edit(folder, "    not_expected: [under-1]\n    areas: [fine-motor]",
+                "    not_expected: [under-1, 1-2, 2-3, 3-5, 6-8, 9-12, 13-up]\n"
+                "    areas: [fine-motor]")
     assert_reported(folder, line, "item 'pencil' is not expected at any age, so it can never count")
 
 
@@ -192,7 +200,7 @@ def test_labels_and_texts_within_limits(folder: Path) -> None:
     assert_reported(folder, line, "'results' is 65 characters; keep it under 30")
     line = edit(folder, "  disclaimer: <i>This", "  disclaimer: <i>" + "word " * 900 + "This")
     found = [p.split(": ", 1)[1] for p in problems(folder) if p.startswith(f"{SHOWN}:{line}:")]
-    assert any(p.startswith("'disclaimer' is ") and p.endswith("; keep it under 1500")
+    assert any(p.startswith("'disclaimer' is ") and p.endswith("; keep it under 500")
                for p in found), found
     assert any(p.startswith("'disclaimer': the text is ") and p.endswith("over Telegram's 4096")
                for p in found), found
@@ -241,7 +249,8 @@ def test_count_rules_reference_known_results_and_marks(folder: Path) -> None:
     line = edit(folder, "    - {result: watch, marks: [mild, light]}",
                 "    - {result: wach, marks: [mild, lite]}")
     found = problems(folder)
-    assert f"{SHOWN}:{line}: unknown result 'wach'; known: discuss, watch, clear, unanswered" \
+    assert f"{SHOWN}:{line}: unknown result 'wach'; known: discuss, watch, clear, young, " \
+           "unanswered" \
         in found
     assert any(p.startswith(f"{SHOWN}:{line}: unknown mark 'lite' in 'marks'") for p in found)
     rules = line_of(folder, "  areas:\n    - {result")
@@ -296,18 +305,20 @@ def test_rules_are_data_a_clinician_can_change(folder: Path) -> None:
 def test_evaluate_marks_and_areas() -> None:
     kb, _ = read_knowledge(default_dir())
     screen = kb.screen
-    outcome = screen.evaluate(Answers("under-3", {
+    outcome = screen.evaluate(Answers("under-1", {
         "hands": Answer("often", {"impact": "y", "worry": "n"}),
         "pencil": Answer("often", {"impact": "y", "worry": "n"}),
         "clumsy": Answer("sometimes", {"impact": "u", "worry": "y"}),
         "speech": Answer("rarely"), "attention": Answer("unsure"),
         "routines": Answer("no-such-option")}, "n"))
+    # Under 12 months, handwriting, attention and routines are not expected yet: whatever
+    # the answer (or none), they are "not yet", never a strength and never a gap.
     assert outcome.signs == {"hands": "strong", "textures": "skipped", "meltdowns": "skipped",
-                             "pencil": "not-yet", "clumsy": "light", "attention": "unsure",
-                             "speech": "none", "routines": "skipped"}
+                             "pencil": "not-yet", "clumsy": "light", "attention": "not-yet",
+                             "speech": "none", "routines": "not-yet"}
     assert outcome.marks["clumsy"] == {"light", "worry"}
     assert outcome.areas == {"fine-motor": "discuss", "gross-motor": "discuss",
                              "sensory": "unanswered", "self-care": "discuss",
-                             "social-emotional": "clear", "cognitive-attention": "unanswered"}
+                             "social-emotional": "clear", "cognitive-attention": "young"}
     assert outcome.tier == "soon"
     assert outcome.having(screen.rules.strengths) == ("speech",)
