@@ -25,6 +25,8 @@ from otbot.understanding.text import normalize
 MAX_RELATED = 3
 # How long the last answer and the options offered stay in mind for a follow-up.
 CONTEXT_TTL = dt.timedelta(minutes=10)
+# A message holding this much of one wording of its answer asks a question of its own.
+SELF_CONTAINED = 0.9
 MISS_CHARS = 500  # enough to see what was asked; a pasted letter is not kept whole
 COMMANDS = ("start", "help", "topics", "screen", "privacy", "forget", "cancel")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
@@ -166,6 +168,13 @@ class Conversation:
         return self._in_context(self.matcher.decide(text), text, lean, context), lean
 
     def _text(self, event: Event, state: State, turn: Turn, asked: Asked | None) -> None:
+        # While a checklist question waits, "often", "not sure" or "2" answers it; an
+        # emergency never does.
+        answered = None if self.is_urgent(event.text) \
+            else self.screen.typed(event.text, state, event.now)
+        if answered is not None:
+            turn.replies.extend(answered)
+            return
         context = _context(state, event.now)
         decision, lean = self._read(event.text, context)
         picked = decision.topic if lean and lean.reading is Reading.PICK else None
@@ -186,7 +195,8 @@ class Conversation:
         An emergency or small talk stays what it is, and so does a message that answers
         on its own: only what makes no sense alone is read in the light of the last turn.
         """
-        if lean is None or decision.kind in (DecisionKind.URGENT, DecisionKind.SMALLTALK):
+        if lean is None or decision.kind in (DecisionKind.URGENT, DecisionKind.SMALLTALK) \
+                or self._self_contained(decision):
             return decision
         if context is None:
             # "tell me more" or "the second one" with nothing before it: no topic to guess.
@@ -212,6 +222,11 @@ class Conversation:
                     DecisionKind.ANSWER, DecisionKind.CLARIFY)):
             return dataclasses.replace(leaned, soon=decision.soon, language=decision.language)
         return decision
+
+    def _self_contained(self, decision: Decision) -> bool:
+        """An answer that holds most of one of its topic's wordings: a question of its own."""
+        return decision.kind is DecisionKind.ANSWER and bool(decision.candidates) and \
+            decision.candidates[0].wording >= SELF_CONTAINED
 
     def _effects(self, decision: Decision, text: str, lean: FollowUp | None) -> list[Effect]:
         """What maintainers and counts learn from a text's decision."""

@@ -205,3 +205,15 @@ def test_a_second_fallback_is_worded_differently(bot: Conversation) -> None:
 def test_another_language_gets_a_note_in_it(bot: Conversation) -> None:
     [reply] = say(bot, "¿el seguro médico cubre la terapia ocupacional de mi hijo?")[0].replies
     assert reply.text.startswith("Solo puedo responder en inglés")
+
+
+def test_a_typed_answer_during_the_checklist_answers_its_question(bot: Conversation) -> None:
+    state: State = {}
+    turn, state = bot.handle(Event(EventKind.COMMAND, command="screen", now=NOW), state)
+    # The intro and the age take buttons; press the first until a sign's question waits.
+    while "Sometimes" not in [b.label for row in turn.replies[-1].buttons for b in row]:
+        turn, state = press(bot, turn.replies[-1].buttons[0][0].data, state)
+    turn, state = say(bot, "sometimes", state)
+    assert turn.replies and not turn.effects  # taken as the answer, not as a question
+    turn, _ = say(bot, "my son is not breathing", state)
+    assert "emergency number" in turn.replies[0].text
