@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -127,15 +128,21 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 def cmd_kb_check(args: argparse.Namespace) -> int:
     """Validate the knowledge folder and report every problem as FILE:LINE: message."""
-    from otbot.tools.checks import check_folder
+    from otbot.tools.checks import check, unreviewed_entries
 
     folder = _folder(args)
-    problems = check_folder(folder)
+    kb, problems = check(folder, unreviewed=args.unreviewed)
     for problem in problems:
         print(problem)
     errors = sum(p.level == "error" for p in problems)
-    warnings = len(problems) - errors
-    print(f"{folder}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    warnings = sum(p.level == "warning" for p in problems)
+    summary = f"{folder}: {errors} error(s), {warnings} warning(s)"
+    if kb is not None:
+        unchecked = len(unreviewed_entries(kb))
+        summary += (f", {len(kb.drafts)} draft(s), {unchecked} entr"
+                    f"{'y' if unchecked == 1 else 'ies'} without a review"
+                    + ("" if args.unreviewed or not unchecked else " (list: --unreviewed)"))
+    print(summary, file=sys.stderr)
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
@@ -143,7 +150,10 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
     """Write the good rows of a CSV or TSV FAQ as knowledge-base YAML; report the others."""
     from otbot.tools.importer import ImportFailed, import_faq
 
-    folder = _folder(args)
+    # Where the maintainer says, else ./knowledge: never the copy inside the installed package.
+    chosen = args.knowledge or os.environ.get("OTBOT_KNOWLEDGE_DIR", "").strip()
+    folder = Path(chosen or "knowledge")
+    print(f"otbot: knowledge folder {folder}", file=sys.stderr)
     output = Path(args.output) if args.output else folder / "faq" / "imported.yaml"
     try:
         result = import_faq(Path(args.file), folder, output, force=args.force)
@@ -159,8 +169,8 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
     print(f"{entries} {'entry' if entries == 1 else 'entries'} written to {output}, "
           f"{skipped} {'row' if skipped == 1 else 'rows'} skipped")
     knowledge = f" --knowledge {args.knowledge}" if args.knowledge else ""
-    print(f"Review the new entries, then run `otbot kb check{knowledge}` to check them with "
-          "the rest of the folder.")
+    print(f"The new entries are drafts: parents never see them. Review each one, remove "
+          f"'draft: true' to publish it, and run `otbot kb check{knowledge}`.")
     return EXIT_OK
 
 
@@ -201,8 +211,9 @@ def _positive(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--knowledge", metavar="DIR",
-                        help="knowledge folder to use (default: $OTBOT_KNOWLEDGE_DIR, "
-                             "else the one shipped with otbot)")
+                        help="knowledge folder to use (default: $OTBOT_KNOWLEDGE_DIR, else "
+                             "./knowledge if it has a faq/ folder, else the one shipped with "
+                             "otbot)")
     parser = argparse.ArgumentParser(
         prog="otbot",
         description="A Telegram bot that answers parents' questions about occupational "
@@ -259,6 +270,8 @@ def _parser() -> argparse.ArgumentParser:
     check = kb_sub.add_parser("check", parents=[common], help="validate the knowledge folder",
                               description="Report every problem as FILE:LINE: message; exit "
                                           "non-zero if any is an error.")
+    check.add_argument("--unreviewed", action="store_true",
+                       help="also list every entry without a review (reviewed and reviewed_by)")
     check.set_defaults(run=cmd_kb_check)
     imp = kb_sub.add_parser(
         "import", parents=[common], help="turn a CSV or TSV FAQ into a knowledge-base file",
@@ -268,7 +281,9 @@ def _parser() -> argparse.ArgumentParser:
                     "skipped.")
     imp.add_argument("file", help="the .csv or .tsv file exported by another FAQ tool")
     imp.add_argument("--output", metavar="FILE",
-                     help="the YAML file to write (default: <knowledge>/faq/imported.yaml)")
+                     help="the YAML file to write (default: <knowledge>/faq/imported.yaml, "
+                          "where <knowledge> is --knowledge, $OTBOT_KNOWLEDGE_DIR or "
+                          "./knowledge)")
     imp.add_argument("--force", action="store_true", help="replace the output file if it exists")
     imp.set_defaults(run=cmd_kb_import)
 

@@ -17,10 +17,10 @@ class Problem:
     path: str
     line: int
     message: str
-    level: str = "error"
+    level: str = "error"  # error | warning | note (information, nothing to fix)
 
     def __str__(self) -> str:
-        prefix = "warning: " if self.level == "warning" else ""
+        prefix = {"warning": "warning: ", "note": "note: "}.get(self.level, "")
         return f"{self.path}:{self.line}: {prefix}{self.message}"
 
 
