@@ -57,23 +57,43 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Measure the matcher on a labelled file."""
-    from otbot.tools.evaluation import evaluate, read_items, sweep
+    from otbot.tools.evaluation import (
+        GATES,
+        evaluate,
+        failed_gates,
+        read_items,
+        read_thresholds,
+        sweep,
+        unknown_expectations,
+    )
     from otbot.tools.report import eval_json, eval_text
     from otbot.understanding.matcher import Matcher
 
     kb = _load(args)
     try:
         items = read_items(Path(args.file))
+        bars = read_thresholds(Path(args.thresholds)) if args.thresholds else {}
     except YamlError as error:
         print(f"otbot: {error}", file=sys.stderr)
         return EXIT_USAGE
+    bars.update({key: getattr(args, key) for key in GATES if getattr(args, key) is not None})
+    unknown = unknown_expectations(items, kb, Path(args.file))
+    if unknown:
+        for problem in unknown:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
     matcher = Matcher(kb)
     report = evaluate(matcher, items)
     if args.json:
         print(json.dumps(eval_json(report), indent=1))
     else:
         print(eval_text(report, [] if args.no_sweep else sweep(matcher, report)))
-    return EXIT_OK
+    failures = failed_gates(report.metrics, bars)
+    for failure in failures:
+        print(f"otbot eval: {failure}", file=sys.stderr)
+    if bars and not failures:
+        print(f"otbot eval: all {len(bars)} bar(s) met", file=sys.stderr)
+    return EXIT_PROBLEMS if failures else EXIT_OK
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -201,6 +221,17 @@ def cmd_misses(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _share(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, like 0.9 (got {text!r})")
+    return value
+
+
 def _positive(text: str) -> int:
     """An argparse type: a whole number, 1 or more."""
     if not text.isdigit() or int(text) < 1:
@@ -258,10 +289,24 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", parents=[common], help="measure matching on a labelled file",
                         description="Decide every message of FILE (the format of eval/dev.yaml) "
-                                    "and print the metrics, every miss and a threshold sweep.")
+                                    "and print the metrics, every miss and a threshold sweep. "
+                                    "With bars (--min-top1 ... or --thresholds), exit 1 when a "
+                                    "figure misses its bar, so CI can guard the knowledge base; "
+                                    "an expected id that is no entry is an error.")
     ev.add_argument("file", help="a YAML file with items: [{q: ..., expect: ...}]")
     ev.add_argument("--json", action="store_true", help="print items and summary as JSON")
     ev.add_argument("--no-sweep", action="store_true", help="leave out the threshold sweep")
+    for option, what in (("min-top1", "in-scope messages answered with the right topic"),
+                         ("min-reach", "in-scope messages whose right topic is answered or "
+                                       "offered"),
+                         ("max-wrong", "in-scope messages answered with a wrong topic"),
+                         ("min-oos", "out-of-scope messages rejected")):
+        ev.add_argument(f"--{option}", type=_share, metavar="SHARE",
+                        dest=option.replace("-", "_"),
+                        help=f"exit 1 if the share of {what} is "
+                             f"{'above' if option.startswith('max') else 'below'} SHARE (0-1)")
+    ev.add_argument("--thresholds", metavar="FILE",
+                    help="a YAML file of bars: min_top1, min_reach, max_wrong, min_oos")
     ev.set_defaults(run=cmd_eval)
 
     kb = sub.add_parser("kb", help="check or import knowledge-base files",
