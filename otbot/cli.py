@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from otbot.config import data_folder, knowledge_folder
+from otbot.effects import MissKind
 from otbot.kb import KnowledgeBase, KnowledgeError, load_knowledge
 from otbot.kb.yamlfile import YamlError
 
@@ -195,16 +196,21 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
 
 
 def cmd_misses(args: argparse.Namespace) -> int:
-    """List the unanswered questions asked most, similar wordings grouped."""
+    """What went wrong for parents, by kind, similar wordings grouped, with an action each."""
     import sqlite3
 
     from otbot.tools import misses
-    from otbot.understanding.grouping import group_misses
     from otbot.understanding.matcher import Matcher
 
+    try:
+        since = misses.since_day(args.since) if args.since else None
+    except ValueError:
+        print(f"otbot misses: --since takes a day like 2026-01-31 or a number of days like 30d "
+              f"(got {args.since!r})", file=sys.stderr)
+        return EXIT_USAGE
     path = misses.database_path(args.data)
     try:
-        rows = misses.read_misses(path)
+        rows = misses.read_misses(path, since)
     except sqlite3.Error as error:  # not the bot's database, or a damaged one
         print(f"otbot: cannot read {path}: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -212,12 +218,16 @@ def cmd_misses(args: argparse.Namespace) -> int:
         print(f"otbot: no database at {path} (use --data DIR or set OTBOT_DATA_DIR)"
               if rows is None else "No unanswered questions recorded yet.", file=sys.stderr)
         if args.json:
-            print(json.dumps(misses.as_json([], 0)))
+            print(json.dumps(misses.as_json({}, 0)))
         return EXIT_OK
-    groups = group_misses(rows)
-    shown = misses.with_nearest(groups[: args.limit], Matcher(_load(args)))
+    if args.kind:
+        rows = [row for row in rows if row.kind in args.kind]
+    grouped = misses.group_by_kind(rows)
+    counts = {kind: (sum(g.group.count for g in groups), len(groups))
+              for kind, groups in grouped.items()}
+    shown = misses.with_actions(grouped, Matcher(_load(args)), args.limit)
     print(json.dumps(misses.as_json(shown, len(rows)), indent=1) if args.json
-          else misses.as_text(shown, len(rows), len(groups)))
+          else misses.as_text(shown, len(rows), counts))
     return EXIT_OK
 
 
@@ -333,14 +343,22 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=cmd_kb_import)
 
     misses = sub.add_parser(
-        "misses", parents=[common], help="list the questions the bot could not answer",
-        description="The unanswered questions asked most often, similar wordings grouped, "
-                    "with the days first and last seen and the nearest existing entry.")
+        "misses", parents=[common], help="list what went wrong for parents, grouped",
+        description="Every way a question went wrong, by kind: no answer (fallback), declined, "
+                    "a 'did you mean' offer (and which choice was taken, if any), an answer "
+                    "voted unhelpful, a follow-up the bot could not place. Similar wordings "
+                    "are grouped, most asked first, each with the days first and last seen, "
+                    "the nearest existing entry and a suggested action.")
     misses.add_argument("--data", metavar="DIR",
                         help="the bot's data folder (default: $OTBOT_DATA_DIR, else ./data)")
     misses.add_argument("--json", action="store_true", help="print the groups as JSON")
     misses.add_argument("--limit", metavar="N", type=_positive, default=20,
-                        help="show the N most asked groups (default 20)")
+                        help="show the N most asked groups of each kind (default 20)")
+    misses.add_argument("--since", metavar="DAY",
+                        help="only what was asked from DAY (2026-01-31) on, or in the last N "
+                             "days (30d)")
+    misses.add_argument("--kind", action="append", choices=[k.value for k in MissKind],
+                        help="only this kind (may be given more than once)")
     misses.set_defaults(run=cmd_misses)
     return parser
 
