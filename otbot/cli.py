@@ -231,6 +231,68 @@ def cmd_misses(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one self-contained HTML page: traffic, votes, misses, the sweep, KB health."""
+    import sqlite3
+
+    from otbot.store import SqliteStore
+    from otbot.tools import misses, reportpage
+    from otbot.tools.evaluation import evaluate, read_items, sweep, unknown_expectations
+    from otbot.tools.importer import write_atomic
+    from otbot.understanding.matcher import Matcher
+
+    try:
+        since = misses.since_day(args.since) if args.since else None
+    except ValueError:
+        print(f"otbot report: --since takes a day like 2026-01-31 or a number of days like 30d "
+              f"(got {args.since!r})", file=sys.stderr)
+        return EXIT_USAGE
+    kb = _load(args)
+    matcher = Matcher(kb)
+    report = reportpage.ReportData(generated=reportpage.today(), folder=str(kb.folder))
+    path = misses.database_path(args.data)
+    if path.is_file():
+        try:
+            store = SqliteStore(path)
+            try:
+                report.decisions = store.decision_counts(since)
+                rows = [misses.MissRow(*row) for row in store.miss_details(since)]
+                report.votes = store.topic_counts()
+            finally:
+                store.close()
+        except sqlite3.Error as error:
+            print(f"otbot: cannot read {path}: {error}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        report.misses_per_day = reportpage.misses_per_day(rows)
+        shown = misses.with_actions(misses.group_by_kind(rows), matcher, args.limit)
+        report.groups = sorted((g for groups in shown.values() for g in groups),
+                               key=lambda g: (-g.group.count, g.kind, g.group.wording)
+                               )[: args.limit]
+    else:
+        print(f"otbot report: no database at {path} (use --data DIR or set OTBOT_DATA_DIR); "
+              "the page shows the knowledge base and the evaluation only", file=sys.stderr)
+    eval_file = Path(args.eval) if args.eval else Path("eval") / "dev.yaml"
+    if not args.no_eval and (args.eval or eval_file.is_file()):
+        try:
+            items = read_items(eval_file)
+        except YamlError as error:
+            print(f"otbot: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        unknown = unknown_expectations(items, kb, eval_file)
+        for problem in unknown:
+            print(problem, file=sys.stderr)
+        if unknown:
+            return EXIT_PROBLEMS
+        evaluation = evaluate(matcher, items)
+        report.eval_file, report.metrics = str(eval_file), evaluation.metrics
+        report.sweep = sweep(matcher, evaluation)
+    reportpage.health(kb, report)
+    output = Path(args.output)
+    write_atomic(output, reportpage.render(report))
+    print(f"otbot report: wrote {output} (open it in a browser; it needs no network)")
+    return EXIT_OK
+
+
 def _share(text: str) -> float:
     """An argparse type: a number from 0 to 1."""
     try:
@@ -360,6 +422,27 @@ def _parser() -> argparse.ArgumentParser:
     misses.add_argument("--kind", action="append", choices=[k.value for k in MissKind],
                         help="only this kind (may be given more than once)")
     misses.set_defaults(run=cmd_misses)
+
+    report = sub.add_parser(
+        "report", parents=[common], help="write an HTML page of figures for maintainers",
+        description="Write one self-contained HTML file (no network, no script; charts as "
+                    "inline SVG): questions per day by decision kind and what went wrong, "
+                    "helpful and unhelpful votes per topic, the biggest groups of misses, the "
+                    "evaluation's threshold sweep, and the knowledge base's health (drafts, "
+                    "entries without a review, overlaps, keywords that are common words).")
+    report.add_argument("--data", metavar="DIR",
+                        help="the bot's data folder (default: $OTBOT_DATA_DIR, else ./data)")
+    report.add_argument("--output", "-o", metavar="FILE", default="otbot-report.html",
+                        help="the page to write (default: otbot-report.html)")
+    report.add_argument("--eval", metavar="FILE",
+                        help="the labelled file for the sweep (default: eval/dev.yaml if here)")
+    report.add_argument("--no-eval", action="store_true", help="leave out the evaluation")
+    report.add_argument("--since", metavar="DAY",
+                        help="days and misses from DAY (2026-01-31) or the last N days (30d); "
+                             "votes are totals")
+    report.add_argument("--limit", metavar="N", type=_positive, default=20,
+                        help="the N biggest groups of misses (default 20)")
+    report.set_defaults(run=cmd_report)
     return parser
 
 
