@@ -25,9 +25,12 @@ def _folder(args: argparse.Namespace) -> Path:
     return folder
 
 
-def _load(args: argparse.Namespace) -> KnowledgeBase:
-    """The knowledge base named by --knowledge / OTBOT_KNOWLEDGE_DIR, or exit with its errors."""
-    folder = _folder(args)
+def _load(args: argparse.Namespace, folder: Path | None = None) -> KnowledgeBase:
+    """The knowledge base named by --knowledge / OTBOT_KNOWLEDGE_DIR, or exit with its errors.
+
+    `folder`: already chosen (and said) by the command.
+    """
+    folder = folder or _folder(args)
     try:
         return load_knowledge(folder)
     except KnowledgeError as error:
@@ -202,6 +205,8 @@ def cmd_misses(args: argparse.Namespace) -> int:
     from otbot.tools import misses
     from otbot.understanding.matcher import Matcher
 
+    folder = _folder(args)  # said first, even when there is nothing to report
+
     try:
         since = misses.since_day(args.since) if args.since else None
     except ValueError:
@@ -225,7 +230,7 @@ def cmd_misses(args: argparse.Namespace) -> int:
     grouped = misses.group_by_kind(rows)
     counts = {kind: (sum(g.group.count for g in groups), len(groups))
               for kind, groups in grouped.items()}
-    shown = misses.with_actions(grouped, Matcher(_load(args)), args.limit)
+    shown = misses.with_actions(grouped, Matcher(_load(args, folder)), args.limit)
     print(json.dumps(misses.as_json(shown, len(rows)), indent=1) if args.json
           else misses.as_text(shown, len(rows), counts))
     return EXIT_OK

@@ -204,3 +204,21 @@ def test_chat_in_the_clone_answers_from_the_edit(
     assert err.splitlines()[0] == f"otbot: knowledge folder {clone / 'knowledge'}"
     answer = visible_text(load_knowledge(clone / "knowledge").entries["about-bot"].answer)
     assert answer.splitlines()[0] in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["ask", "hi"], ["kb", "check"], ["eval", "eval/dev.yaml", "--no-sweep"], ["chat"],
+    ["misses", "--data", "nowhere"], ["health"],
+    ["report", "--no-eval", "--data", "nowhere", "-o", "page.html"],
+    ["kb", "import", "faq.csv"]])
+def test_every_maintainers_command_says_its_folder_first(
+        clone: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        argv: list[str]) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    monkeypatch.setenv("OTBOT_DATA_DIR", str(clone / "data"))
+    (clone / "faq.csv").write_text(CSV, encoding="utf-8")
+    _, _, err = run(capsys, *argv)
+    assert err.splitlines()[0] in (f"otbot: knowledge folder {clone / 'knowledge'}",
+                                   "otbot: knowledge folder knowledge")
