@@ -153,3 +153,21 @@ def test_a_version_2_database_gains_the_decision_counts(tmp_path: Path) -> None:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 3
         columns = [row[1] for row in db.execute("PRAGMA table_info(decision_counts)")]
     assert columns == ["day", "kind", "count"]
+
+
+def test_a_word_the_knowledge_base_never_uses_suggests_a_synonym() -> None:
+    from otbot.tools.misses import KindGroup, suggest
+    from otbot.understanding.grouping import MissGroup
+    from otbot.understanding.matcher import Candidate
+
+    def action(coverage: float, known: set[str]) -> str:
+        group = MissGroup(3, "my youngster hates haircuts", (), "2026-03-01", "2026-03-02",
+                          Candidate("haircuts", 0.9, coverage))
+        return suggest(KindGroup("fallback", group), group, frozenset(known))
+
+    assert action(0.4, {"hates", "haircuts"}).startswith(
+        "a synonym: if 'youngster' means a word the knowledge base uses, add it to "
+        "synonyms.yaml; else an alternate to 'haircuts'")
+    assert action(0.8, {"hates", "haircuts"}).startswith("add an alternate to 'haircuts'")
+    assert action(0.4, {"youngster", "hates", "haircuts"}) == (
+        "a new topic: no entry covers this question")
