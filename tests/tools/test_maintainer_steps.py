@@ -4,6 +4,7 @@ imported entries are drafts that parents never see; reviews name a reviewer."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -91,6 +92,9 @@ def test_import_writes_drafts_into_the_local_folder_and_parents_never_see_them(
     assert err.splitlines()[0] == "otbot: knowledge folder knowledge"
     written = clone / "knowledge" / "faq" / "imported.yaml"
     assert "draft: true" in written.read_text(encoding="utf-8")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert written.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
     assert "drafts" in out
 
     kb, _ = read_knowledge(clone / "knowledge")
