@@ -172,6 +172,7 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
 
 def cmd_kb_import(args: argparse.Namespace) -> int:
     """Write the good rows of a CSV or TSV FAQ as knowledge-base YAML; report the others."""
+    from otbot.kb import default_dir
     from otbot.tools.importer import ImportFailed, import_faq
 
     # Where the maintainer says, else ./knowledge: never the copy inside the installed package.
@@ -180,7 +181,8 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
     print(f"otbot: knowledge folder {folder}", file=sys.stderr)
     output = Path(args.output) if args.output else folder / "faq" / "imported.yaml"
     try:
-        result = import_faq(Path(args.file), folder, output, force=args.force)
+        result = import_faq(Path(args.file), folder, output, force=args.force,
+                            seed=default_dir())
     except ImportFailed as error:
         print(f"otbot: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -189,6 +191,10 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
     if not result.entries:
         print(f"otbot: no usable row in {args.file}; nothing was written", file=sys.stderr)
         return EXIT_PROBLEMS
+    if result.seeded_from:
+        print(f"otbot: {folder} did not exist: it is now a copy of the shipped knowledge base "
+              f"({result.seeded_from}), which commands run here will read; edit it there",
+              file=sys.stderr)
     entries, skipped = len(result.entries), len(result.problems)
     print(f"{entries} {'entry' if entries == 1 else 'entries'} written to {output}, "
           f"{skipped} {'row' if skipped == 1 else 'rows'} skipped")

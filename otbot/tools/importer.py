@@ -7,6 +7,7 @@ import html
 import io
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ class Imported:
 
     entries: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    seeded_from: Path | None = None  # the folder was new: first a copy of this one
 
 
 def installed_package() -> Path | None:
@@ -52,8 +54,14 @@ def installed_package() -> Path | None:
     return None if (package.parent / "pyproject.toml").is_file() else package
 
 
-def import_faq(source: Path, folder: Path, output: Path, *, force: bool = False) -> Imported:
-    """Read `source` and write its good rows to `output`; write nothing if none is good."""
+def import_faq(source: Path, folder: Path, output: Path, *, force: bool = False,
+               seed: Path | None = None) -> Imported:
+    """Read `source` and write its good rows to `output`; write nothing if none is good.
+
+    A knowledge folder that does not exist yet is first made a copy of `seed` (the shipped
+    one): a folder of drafts alone would have no published entry, and every command run
+    beside it would read it.
+    """
     package = installed_package()
     if package is not None and output.resolve().is_relative_to(package):
         raise ImportFailed(f"{output} is inside the installed otbot package, where edits are lost "
@@ -61,8 +69,12 @@ def import_faq(source: Path, folder: Path, output: Path, *, force: bool = False)
                            "(--knowledge DIR, default ./knowledge)")
     if output.exists() and not force:
         raise ImportFailed(f"{output} already exists; use --force to replace it")
-    result = read_faq(source, existing_ids(folder, output))
+    new_folder = seed is not None and not folder.exists()
+    result = read_faq(source, existing_ids(seed if new_folder and seed else folder, output))
     if result.entries:
+        if new_folder and seed is not None:
+            shutil.copytree(seed, folder)
+            result.seeded_from = seed
         write_atomic(output, to_yaml(result.entries, source.name))
     return result
 

@@ -125,9 +125,17 @@ def test_import_creates_the_local_folder_when_there_is_none(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OTBOT_KNOWLEDGE_DIR", raising=False)
     (tmp_path / "faq.csv").write_text(CSV, encoding="utf-8")
-    code, _, _ = run(capsys, "kb", "import", "faq.csv")
+    code, _, err = run(capsys, "kb", "import", "faq.csv")
     assert code == 0
+    assert "knowledge did not exist: it is now a copy of the shipped knowledge base" in err
     assert (tmp_path / "knowledge" / "faq" / "imported.yaml").is_file()
+    # Whole: the shipped entries, published, and the new draft; commands here read it.
+    code, out, err = run(capsys, "kb", "check")
+    assert code == 0, out
+    assert err.splitlines()[0] == f"otbot: knowledge folder {tmp_path / 'knowledge'}"
+    kb, _ = read_knowledge(tmp_path / "knowledge")
+    assert kb is not None and "about-bot" in kb.entries
+    assert list(kb.drafts) == [f"are-{MARK}-good-for-balance"]
 
 
 def test_import_refuses_to_write_into_the_installed_package(
