@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from otbot.config import data_folder, knowledge_folder
+from otbot.effects import MissKind
 from otbot.kb import KnowledgeBase, KnowledgeError, load_knowledge
 from otbot.kb.yamlfile import YamlError
 
@@ -23,9 +25,12 @@ def _folder(args: argparse.Namespace) -> Path:
     return folder
 
 
-def _load(args: argparse.Namespace) -> KnowledgeBase:
-    """The knowledge base named by --knowledge / OTBOT_KNOWLEDGE_DIR, or exit with its errors."""
-    folder = _folder(args)
+def _load(args: argparse.Namespace, folder: Path | None = None) -> KnowledgeBase:
+    """The knowledge base named by --knowledge / OTBOT_KNOWLEDGE_DIR, or exit with its errors.
+
+    `folder`: already chosen (and said) by the command.
+    """
+    folder = folder or _folder(args)
     try:
         return load_knowledge(folder)
     except KnowledgeError as error:
@@ -58,23 +63,43 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Measure the matcher on a labelled file."""
-    from otbot.tools.evaluation import evaluate, read_items, sweep
+    from otbot.tools.evaluation import (
+        GATES,
+        evaluate,
+        failed_gates,
+        read_items,
+        read_thresholds,
+        sweep,
+        unknown_expectations,
+    )
     from otbot.tools.report import eval_json, eval_text
     from otbot.understanding.matcher import Matcher
 
     kb = _load(args)
     try:
         items = read_items(Path(args.file))
+        bars = read_thresholds(Path(args.thresholds)) if args.thresholds else {}
     except YamlError as error:
         print(f"otbot: {error}", file=sys.stderr)
         return EXIT_USAGE
+    bars.update({key: getattr(args, key) for key in GATES if getattr(args, key) is not None})
+    unknown = unknown_expectations(items, kb, Path(args.file))
+    if unknown:
+        for problem in unknown:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
     matcher = Matcher(kb)
     report = evaluate(matcher, items)
     if args.json:
         print(json.dumps(eval_json(report), indent=1))
     else:
         print(eval_text(report, [] if args.no_sweep else sweep(matcher, report)))
-    return EXIT_OK
+    failures = failed_gates(report.metrics, bars)
+    for failure in failures:
+        print(f"otbot eval: {failure}", file=sys.stderr)
+    if bars and not failures:
+        print(f"otbot eval: all {len(bars)} bar(s) met", file=sys.stderr)
+    return EXIT_PROBLEMS if failures else EXIT_OK
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -129,26 +154,37 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 def cmd_kb_check(args: argparse.Namespace) -> int:
     """Validate the knowledge folder and report every problem as FILE:LINE: message."""
-    from otbot.tools.checks import check_folder
+    from otbot.tools.checks import check, unreviewed_entries
 
     folder = _folder(args)
-    problems = check_folder(folder)
+    kb, problems = check(folder, unreviewed=args.unreviewed)
     for problem in problems:
         print(problem)
     errors = sum(p.level == "error" for p in problems)
-    warnings = len(problems) - errors
-    print(f"{folder}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    warnings = sum(p.level == "warning" for p in problems)
+    summary = f"{folder}: {errors} error(s), {warnings} warning(s)"
+    if kb is not None:
+        unchecked = len(unreviewed_entries(kb))
+        summary += (f", {len(kb.drafts)} draft(s), {unchecked} entr"
+                    f"{'y' if unchecked == 1 else 'ies'} without a review"
+                    + ("" if args.unreviewed or not unchecked else " (list: --unreviewed)"))
+    print(summary, file=sys.stderr)
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
 def cmd_kb_import(args: argparse.Namespace) -> int:
     """Write the good rows of a CSV or TSV FAQ as knowledge-base YAML; report the others."""
+    from otbot.kb import default_dir
     from otbot.tools.importer import ImportFailed, import_faq
 
-    folder = _folder(args)
+    # Where the maintainer says, else ./knowledge: never the copy inside the installed package.
+    chosen = args.knowledge or os.environ.get("OTBOT_KNOWLEDGE_DIR", "").strip()
+    folder = Path(chosen or "knowledge")
+    print(f"otbot: knowledge folder {folder}", file=sys.stderr)
     output = Path(args.output) if args.output else folder / "faq" / "imported.yaml"
     try:
-        result = import_faq(Path(args.file), folder, output, force=args.force)
+        result = import_faq(Path(args.file), folder, output, force=args.force,
+                            seed=default_dir())
     except ImportFailed as error:
         print(f"otbot: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -157,26 +193,37 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
     if not result.entries:
         print(f"otbot: no usable row in {args.file}; nothing was written", file=sys.stderr)
         return EXIT_PROBLEMS
+    if result.seeded_from:
+        print(f"otbot: {folder} did not exist: it is now a copy of the shipped knowledge base "
+              f"({result.seeded_from}), which commands run here will read; edit it there",
+              file=sys.stderr)
     entries, skipped = len(result.entries), len(result.problems)
     print(f"{entries} {'entry' if entries == 1 else 'entries'} written to {output}, "
           f"{skipped} {'row' if skipped == 1 else 'rows'} skipped")
     knowledge = f" --knowledge {args.knowledge}" if args.knowledge else ""
-    print(f"Review the new entries, then run `otbot kb check{knowledge}` to check them with "
-          "the rest of the folder.")
+    print(f"The new entries are drafts: parents never see them. Review each one, remove "
+          f"'draft: true' to publish it, and run `otbot kb check{knowledge}`.")
     return EXIT_OK
 
 
 def cmd_misses(args: argparse.Namespace) -> int:
-    """List the unanswered questions asked most, similar wordings grouped."""
+    """What went wrong for parents, by kind, similar wordings grouped, with an action each."""
     import sqlite3
 
     from otbot.tools import misses
-    from otbot.understanding.grouping import group_misses
     from otbot.understanding.matcher import Matcher
 
+    folder = _folder(args)  # said first, even when there is nothing to report
+
+    try:
+        since = misses.since_day(args.since) if args.since else None
+    except ValueError:
+        print(f"otbot misses: --since takes a day like 2026-01-31 or a number of days like 30d "
+              f"(got {args.since!r})", file=sys.stderr)
+        return EXIT_USAGE
     path = misses.database_path(args.data)
     try:
-        rows = misses.read_misses(path)
+        rows = misses.read_misses(path, since)
     except sqlite3.Error as error:  # not the bot's database, or a damaged one
         print(f"otbot: cannot read {path}: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -184,13 +231,90 @@ def cmd_misses(args: argparse.Namespace) -> int:
         print(f"otbot: no database at {path} (use --data DIR or set OTBOT_DATA_DIR)"
               if rows is None else "No unanswered questions recorded yet.", file=sys.stderr)
         if args.json:
-            print(json.dumps(misses.as_json([], 0)))
+            print(json.dumps(misses.as_json({}, 0)))
         return EXIT_OK
-    groups = group_misses(rows)
-    shown = misses.with_nearest(groups[: args.limit], Matcher(_load(args)))
+    if args.kind:
+        rows = [row for row in rows if row.kind in args.kind]
+    grouped = misses.group_by_kind(rows)
+    counts = {kind: (sum(g.group.count for g in groups), len(groups))
+              for kind, groups in grouped.items()}
+    shown = misses.with_actions(grouped, Matcher(_load(args, folder)), args.limit)
     print(json.dumps(misses.as_json(shown, len(rows)), indent=1) if args.json
-          else misses.as_text(shown, len(rows), len(groups)))
+          else misses.as_text(shown, len(rows), counts))
     return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one self-contained HTML page: traffic, votes, misses, the sweep, KB health."""
+    import sqlite3
+
+    from otbot.store import SqliteStore
+    from otbot.tools import misses, reportpage
+    from otbot.tools.evaluation import evaluate, read_items, sweep, unknown_expectations
+    from otbot.tools.importer import write_atomic
+    from otbot.understanding.matcher import Matcher
+
+    try:
+        since = misses.since_day(args.since) if args.since else None
+    except ValueError:
+        print(f"otbot report: --since takes a day like 2026-01-31 or a number of days like 30d "
+              f"(got {args.since!r})", file=sys.stderr)
+        return EXIT_USAGE
+    kb = _load(args)
+    matcher = Matcher(kb)
+    report = reportpage.ReportData(generated=reportpage.today(), folder=str(kb.folder))
+    path = misses.database_path(args.data)
+    if path.is_file():
+        try:
+            store = SqliteStore(path)
+            try:
+                report.decisions = store.decision_counts(since)
+                rows = [misses.MissRow(*row) for row in store.miss_details(since)]
+                report.votes = store.topic_counts()
+            finally:
+                store.close()
+        except sqlite3.Error as error:
+            print(f"otbot: cannot read {path}: {error}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        report.misses_per_day = reportpage.misses_per_day(rows)
+        shown = misses.with_actions(misses.group_by_kind(rows), matcher, args.limit)
+        report.groups = sorted((g for groups in shown.values() for g in groups),
+                               key=lambda g: (-g.group.count, g.kind, g.group.wording)
+                               )[: args.limit]
+    else:
+        print(f"otbot report: no database at {path} (use --data DIR or set OTBOT_DATA_DIR); "
+              "the page shows the knowledge base and the evaluation only", file=sys.stderr)
+    eval_file = Path(args.eval) if args.eval else Path("eval") / "dev.yaml"
+    if not args.no_eval and (args.eval or eval_file.is_file()):
+        try:
+            items = read_items(eval_file)
+        except YamlError as error:
+            print(f"otbot: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        unknown = unknown_expectations(items, kb, eval_file)
+        for problem in unknown:
+            print(problem, file=sys.stderr)
+        if unknown:
+            return EXIT_PROBLEMS
+        evaluation = evaluate(matcher, items)
+        report.eval_file, report.metrics = str(eval_file), evaluation.metrics
+        report.sweep = sweep(matcher, evaluation)
+    reportpage.health(kb, report)
+    output = Path(args.output)
+    write_atomic(output, reportpage.render(report))
+    print(f"otbot report: wrote {output} (open it in a browser; it needs no network)")
+    return EXIT_OK
+
+
+def _share(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, like 0.9 (got {text!r})")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -203,8 +327,9 @@ def _positive(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--knowledge", metavar="DIR",
-                        help="knowledge folder to use (default: $OTBOT_KNOWLEDGE_DIR, "
-                             "else the one shipped with otbot)")
+                        help="knowledge folder to use (default: $OTBOT_KNOWLEDGE_DIR, else "
+                             "./knowledge if it has a faq/ folder, else the one shipped with "
+                             "otbot)")
     parser = argparse.ArgumentParser(
         prog="otbot",
         description="A Telegram bot that answers parents' questions about occupational "
@@ -249,10 +374,24 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", parents=[common], help="measure matching on a labelled file",
                         description="Decide every message of FILE (the format of eval/dev.yaml) "
-                                    "and print the metrics, every miss and a threshold sweep.")
+                                    "and print the metrics, every miss and a threshold sweep. "
+                                    "With bars (--min-top1 ... or --thresholds), exit 1 when a "
+                                    "figure misses its bar, so CI can guard the knowledge base; "
+                                    "an expected id that is no entry is an error.")
     ev.add_argument("file", help="a YAML file with items: [{q: ..., expect: ...}]")
     ev.add_argument("--json", action="store_true", help="print items and summary as JSON")
     ev.add_argument("--no-sweep", action="store_true", help="leave out the threshold sweep")
+    for option, what in (("min-top1", "in-scope messages answered with the right topic"),
+                         ("min-reach", "in-scope messages whose right topic is answered or "
+                                       "offered"),
+                         ("max-wrong", "in-scope messages answered with a wrong topic"),
+                         ("min-oos", "out-of-scope messages rejected")):
+        ev.add_argument(f"--{option}", type=_share, metavar="SHARE",
+                        dest=option.replace("-", "_"),
+                        help=f"exit 1 if the share of {what} is "
+                             f"{'above' if option.startswith('max') else 'below'} SHARE (0-1)")
+    ev.add_argument("--thresholds", metavar="FILE",
+                    help="a YAML file of bars: min_top1, min_reach, max_wrong, min_oos")
     ev.set_defaults(run=cmd_eval)
 
     kb = sub.add_parser("kb", help="check or import knowledge-base files",
@@ -261,6 +400,8 @@ def _parser() -> argparse.ArgumentParser:
     check = kb_sub.add_parser("check", parents=[common], help="validate the knowledge folder",
                               description="Report every problem as FILE:LINE: message; exit "
                                           "non-zero if any is an error.")
+    check.add_argument("--unreviewed", action="store_true",
+                       help="also list every entry without a review (reviewed and reviewed_by)")
     check.set_defaults(run=cmd_kb_check)
     imp = kb_sub.add_parser(
         "import", parents=[common], help="turn a CSV or TSV FAQ into a knowledge-base file",
@@ -270,20 +411,51 @@ def _parser() -> argparse.ArgumentParser:
                     "skipped.")
     imp.add_argument("file", help="the .csv or .tsv file exported by another FAQ tool")
     imp.add_argument("--output", metavar="FILE",
-                     help="the YAML file to write (default: <knowledge>/faq/imported.yaml)")
+                     help="the YAML file to write (default: <knowledge>/faq/imported.yaml, "
+                          "where <knowledge> is --knowledge, $OTBOT_KNOWLEDGE_DIR or "
+                          "./knowledge)")
     imp.add_argument("--force", action="store_true", help="replace the output file if it exists")
     imp.set_defaults(run=cmd_kb_import)
 
     misses = sub.add_parser(
-        "misses", parents=[common], help="list the questions the bot could not answer",
-        description="The unanswered questions asked most often, similar wordings grouped, "
-                    "with the days first and last seen and the nearest existing entry.")
+        "misses", parents=[common], help="list what went wrong for parents, grouped",
+        description="Every way a question went wrong, by kind: no answer (fallback), declined, "
+                    "a 'did you mean' offer (and which choice was taken, if any), an answer "
+                    "voted unhelpful, a follow-up the bot could not place. Similar wordings "
+                    "are grouped, most asked first, each with the days first and last seen, "
+                    "the nearest existing entry and a suggested action.")
     misses.add_argument("--data", metavar="DIR",
                         help="the bot's data folder (default: $OTBOT_DATA_DIR, else ./data)")
     misses.add_argument("--json", action="store_true", help="print the groups as JSON")
     misses.add_argument("--limit", metavar="N", type=_positive, default=20,
-                        help="show the N most asked groups (default 20)")
+                        help="show the N most asked groups of each kind (default 20)")
+    misses.add_argument("--since", metavar="DAY",
+                        help="only what was asked from DAY (2026-01-31) on, or in the last N "
+                             "days (30d)")
+    misses.add_argument("--kind", action="append", choices=[k.value for k in MissKind],
+                        help="only this kind (may be given more than once)")
     misses.set_defaults(run=cmd_misses)
+
+    report = sub.add_parser(
+        "report", parents=[common], help="write an HTML page of figures for maintainers",
+        description="Write one self-contained HTML file (no network, no script; charts as "
+                    "inline SVG): questions per day by decision kind and what went wrong, "
+                    "helpful and unhelpful votes per topic, the biggest groups of misses, the "
+                    "evaluation's threshold sweep, and the knowledge base's health (drafts, "
+                    "entries without a review, overlaps, keywords that are common words).")
+    report.add_argument("--data", metavar="DIR",
+                        help="the bot's data folder (default: $OTBOT_DATA_DIR, else ./data)")
+    report.add_argument("--output", "-o", metavar="FILE", default="otbot-report.html",
+                        help="the page to write (default: otbot-report.html)")
+    report.add_argument("--eval", metavar="FILE",
+                        help="the labelled file for the sweep (default: eval/dev.yaml if here)")
+    report.add_argument("--no-eval", action="store_true", help="leave out the evaluation")
+    report.add_argument("--since", metavar="DAY",
+                        help="days and misses from DAY (2026-01-31) or the last N days (30d); "
+                             "votes are totals")
+    report.add_argument("--limit", metavar="N", type=_positive, default=20,
+                        help="the N biggest groups of misses (default 20)")
+    report.set_defaults(run=cmd_report)
     return parser
 
 

@@ -51,8 +51,19 @@ class Miss:
 
 
 @dataclass(frozen=True)
+class Decided:
+    """How the bot handled one parent's message, for the per-day counts of `otbot report`.
+
+    `kind` is the decision: answer, clarify, fallback, urgent, smalltalk (or declined). Only
+    the day and the kind are kept, counted: no text, nothing of who asked.
+    """
+
+    kind: str
+
+
+@dataclass(frozen=True)
 class Forget:
     """The parent asked to delete everything held about them."""
 
 
-Effect = Answered | Vote | Miss | Forget
+Effect = Answered | Vote | Miss | Decided | Forget

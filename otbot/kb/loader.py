@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,27 +20,31 @@ from otbot.kb.model import (
     Urgent,
     UrgentKind,
 )
-from otbot.kb.reader import AREAS, ID_PATTERN, UNREADABLE, Reader, default_dir, mapping_file
+from otbot.kb.reader import (
+    AREAS,
+    ID_PATTERN,
+    UNREADABLE,
+    Reader,
+    default_dir,
+    mapping_file,
+    type_hint,
+)
 from otbot.kb.screen import read_screen
 from otbot.kb.yamlfile import MarkedDict, MarkedList, Problem
 
 ANSWER_ADVISED_LENGTH = 900  # what a parent reads comfortably on a phone
 ENTRY_FIELDS = {"id", "question", "alternates", "answer", "keywords", "related", "area",
-                "source", "reviewed", "offer_screen"}
+                "source", "reviewed", "reviewed_by", "offer_screen", "draft"}
 
 
 def _entry(reader: Reader, data: Any, path: str, theme: str, line: int) -> Entry | None:
     if not isinstance(data, MarkedDict):
-        reader.error(path, line,
-                     "each entry must be a mapping with id, question, alternates, answer")
+        reader.error(path, line, "each entry must be a mapping with id, question, alternates, "
+                                 "answer (does the line start with '- id: '?)")
         return None
+    before = len(reader.problems)
     reader.fields(data, ENTRY_FIELDS, path, "an entry")
-    entry_id = data.get("id")
-    if not isinstance(entry_id, str) or not ID_PATTERN.match(entry_id):
-        reader.error(path, data.line_of("id"),
-                     "'id' must be 1-40 characters of a-z, 0-9 and '-', starting with a letter"
-                     " or digit" if entry_id is not None else "missing field 'id'")
-        entry_id = None
+    entry_id = reader.identifier(data, path, "an entry")
     question = reader.text(data, "question", path)
     alternates = reader.texts(data, "alternates", path, required=True)
     answer = reader.text(data, "answer", path, html=True)
@@ -49,31 +52,39 @@ def _entry(reader: Reader, data: Any, path: str, theme: str, line: int) -> Entry
         reader.warn(path, data.line_of("answer"),
                     f"answer is {len(visible_text(answer))} characters; "
                     f"keep it under about {ANSWER_ADVISED_LENGTH} for a phone screen")
+    keywords, related = reader.texts(data, "keywords", path), reader.texts(data, "related", path)
     area = data.get("area")
-    if area is not None and area not in AREAS:
+    if area is not None and (not isinstance(area, str) or area not in AREAS):
         reader.error(path, data.line_of("area"),
-                     f"unknown area '{area}'; known areas: {', '.join(AREAS)}")
-    reviewed = data.get("reviewed")
-    if reviewed is not None and not isinstance(reviewed, dt.date):
-        reader.error(path, data.line_of("reviewed"), "'reviewed' must be a date like 2026-01-31")
-        reviewed = None
-    source = data.get("source", "general")
-    if not isinstance(source, str):
-        reader.error(path, data.line_of("source"), "'source' must be a text")
-    offer_screen = data.get("offer_screen", False)
-    if not isinstance(offer_screen, bool):
-        reader.error(path, data.line_of("offer_screen"), "'offer_screen' must be true or false")
-    if entry_id is None or not question or not answer:
+                     f"unknown area {area!r}; known areas: {', '.join(AREAS)}")
+        area = None
+    reviewed = reader.date(data, "reviewed", path)
+    reviewed_by = reader.text(data, "reviewed_by", path, required=False)
+    # Without `reviewed_by` a date does not count as a review (`kb check --unreviewed` lists
+    # the entry); a reviewer without a date is a slip worth a warning.
+    if reviewed_by and reviewed is None and "reviewed" not in data:
+        reader.warn(path, data.line_of("reviewed_by"),
+                    "'reviewed_by' without 'reviewed': add the date of the review, like "
+                    "reviewed: 2026-01-31")
+    source = reader.text(data, "source", path, required=False) or "general"
+    offer_screen = reader.boolean(data, "offer_screen", path)
+    draft = reader.boolean(data, "draft", path)
+    if entry_id is None or any(p.level == "error" for p in reader.problems[before:]):
+        if entry_id is not None:
+            reader.lost_ids.add(entry_id)
+        else:  # links to it cannot be told from mistakes: say nothing of them until fixed
+            reader.faq_unreadable = True
         return None
     return Entry(
         id=entry_id, question=question, alternates=alternates, answer=answer, theme=theme,
-        keywords=reader.texts(data, "keywords", path), related=reader.texts(data, "related", path),
-        area=area, source=str(source), reviewed=reviewed, offer_screen=offer_screen is True,
-        path=path, line=data.line,
+        keywords=keywords, related=related, area=area, source=source, reviewed=reviewed,
+        reviewed_by=reviewed_by, draft=draft, offer_screen=offer_screen, path=path,
+        line=data.line,
     )
 
 
-def _faq(reader: Reader) -> dict[str, Entry]:
+def _faq(reader: Reader) -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """The published entries and the drafts, by id."""
     files = sorted((reader.folder / "faq").glob("*.yaml"))
     if not files:
         reader.error(reader.shown(reader.folder / "faq"), 1, "no FAQ files (faq/*.yaml) found")
@@ -82,9 +93,12 @@ def _faq(reader: Reader) -> dict[str, Entry]:
         path = reader.shown(file)
         data = reader.read(file)
         if data is UNREADABLE:
+            reader.faq_unreadable = True
             continue
         if not isinstance(data, MarkedList):
-            reader.error(path, 1, "an FAQ file must be a list of entries")
+            reader.faq_unreadable = True
+            reader.error(path, getattr(data, "line", 1),
+                         "an FAQ file must be a list of entries, each starting with '- id: '")
             continue
         for item, line in zip(data, data.item_lines, strict=True):
             entry = _entry(reader, item, path, file.stem, line)
@@ -96,14 +110,21 @@ def _faq(reader: Reader) -> dict[str, Entry]:
                              f"duplicate id '{entry.id}' (first at {first.path}:{first.line})")
                 continue
             entries[entry.id] = entry
-    if files and not entries and not reader.problems:
-        reader.error(reader.shown(files[0]), 1, "the FAQ files hold no entries")
+    drafts = {key: entry for key, entry in entries.items() if entry.draft}
+    published = {key: entry for key, entry in entries.items() if not entry.draft}
+    if files and not published and not reader.problems:
+        reader.error(reader.shown(files[0]), 1,
+                     "the FAQ files hold no published entries" if drafts
+                     else "the FAQ files hold no entries")
+    reader.drafts, reader.entry_ids = set(drafts), set(published)
     for entry in entries.values():
         for related in entry.related:
-            if related not in entries:
-                reader.error(entry.path, entry.line,
-                             f"'{entry.id}' is related to '{related}', which does not exist")
-    return entries
+            if related not in published and not (entry.draft and related in drafts):
+                why = reader.unknown_topic(related)
+                if why:
+                    reader.error(entry.path, entry.line,
+                                 f"'{entry.id}' is related to '{related}': {why}")
+    return published, drafts
 
 
 def _themes(reader: Reader, entries: dict[str, Entry]) -> tuple[Theme, ...]:
@@ -115,11 +136,15 @@ def _themes(reader: Reader, entries: dict[str, Entry]) -> tuple[Theme, ...]:
         for item in data if isinstance(data, list) else []:  # broken file: already reported
             if isinstance(item, MarkedDict):
                 reader.fields(item, {"id", "title"}, path, "a theme")
-                theme_id, title = item.get("id"), reader.text(item, "title", path)
-                if isinstance(theme_id, str) and title:
+                theme_id, title = reader.identifier(item, path, "a theme"), reader.text(
+                    item, "title", path)
+                if theme_id and title:
                     titles[theme_id] = title
             else:
                 reader.error(path, getattr(data, "line", 1), "each theme needs an id and a title")
+        if data is not UNREADABLE and not isinstance(data, list):
+            reader.error(path, getattr(data, "line", 1),
+                         "themes.yaml must be a list of themes, each '- id: ...' and 'title:'")
     order = list(titles) + sorted({e.theme for e in entries.values()} - set(titles))
     themes = []
     for theme_id in order:
@@ -144,6 +169,10 @@ def _synonyms(reader: Reader) -> dict[str, tuple[str, ...]]:
     groups: dict[str, tuple[str, ...]] = {}
     seen: dict[str, str] = {}
     for canonical in data:
+        if not isinstance(data[canonical], list):
+            reader.error(path, data.line_of(canonical),
+                         f"'{canonical}' needs a list of variants, like {canonical}: [a, b]")
+            continue
         variants = reader.texts(data, canonical, path, required=True)
         for variant in variants:
             key = variant.casefold()
@@ -265,6 +294,25 @@ def _combinations(reader: Reader, item: MarkedDict, path: str,
     return tuple(combos)
 
 
+def _items(reader: Reader, data: MarkedDict, key: str, path: str) -> list[tuple[Any, int]]:
+    """The items of a list field with their lines; a non-list is reported once."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        reader.error(path, data.line_of(key), f"'{key}' must be a list, one '- ' item per "
+                                              "line below it" + type_hint(value))
+        return []
+    return list(zip(value, _lines(value, data.line_of(key)), strict=True))
+
+
+def _lines(value: Any, default: int) -> list[int]:
+    """The line of each item of a list (the list's own line where unknown)."""
+    if isinstance(value, MarkedList):
+        return value.item_lines
+    return [default] * len(value) if isinstance(value, list) else []
+
+
 def _smalltalk(reader: Reader) -> SmallTalk:
     data, path = mapping_file(reader, "smalltalk.yaml")
     if not isinstance(data, MarkedDict):
@@ -273,12 +321,12 @@ def _smalltalk(reader: Reader) -> SmallTalk:
         return SmallTalk(())
     reader.fields(data, {"kinds", "filler"}, path, "smalltalk.yaml")
     kinds = []
-    for item in data.get("kinds") or []:
+    for item, line in _items(reader, data, "kinds", path):
         if not isinstance(item, MarkedDict):
-            reader.error(path, data.line_of("kinds"), "each small-talk kind must be a mapping")
+            reader.error(path, line, "each small-talk kind must be a mapping ('- id: ...')")
             continue
         reader.fields(item, {"id", "phrases", "reply"}, path, "a small-talk kind")
-        kinds.append(SmallTalkKind(str(item.get("id", "")),
+        kinds.append(SmallTalkKind(reader.identifier(item, path, "a small-talk kind") or "",
                                    reader.texts(item, "phrases", path, required=True),
                                    reader.text(item, "reply", path, html=True)))
     return SmallTalk(tuple(kinds), reader.texts(data, "filler", path))
@@ -325,12 +373,10 @@ def _declines(reader: Reader, entries: dict[str, Entry]) -> dict[str, Decline]:
             reader.error(path, line, "each entry needs an id and alternates")
             continue
         reader.fields(item, {"id", "alternates", "reply"}, path, "a decline entry")
-        decline_id = item.get("id")
-        if not isinstance(decline_id, str) or not ID_PATTERN.match(decline_id):
-            reader.error(path, item.line_of("id"), "'id' must be 1-40 characters of a-z, 0-9 "
-                                                    "and '-'")
+        decline_id = reader.identifier(item, path, "a decline entry")
+        if decline_id is None:
             continue
-        if decline_id in entries or decline_id in declines:
+        if decline_id in entries or decline_id in declines or decline_id in reader.drafts:
             reader.error(path, item.line_of("id"), f"duplicate id '{decline_id}'")
             continue
         declines[decline_id] = Decline(
@@ -353,7 +399,7 @@ def read_knowledge(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
     if not folder.is_dir():
         reader.error(str(folder), 1, "no such knowledge folder")
         return None, reader.problems
-    entries = _faq(reader)
+    entries, drafts = _faq(reader)
     themes, synonyms = _themes(reader, entries), _synonyms(reader)
     urgent, smalltalk, messages = _urgent(reader), _smalltalk(reader), _messages(reader)
     screen, declines = read_screen(reader, entries), _declines(reader, entries)
@@ -362,7 +408,7 @@ def read_knowledge(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
         return None, problems
     return KnowledgeBase(
         entries=entries, themes=themes, synonyms=synonyms, urgent=urgent, smalltalk=smalltalk,
-        messages=messages, screen=screen, folder=folder, declines=declines,
+        messages=messages, screen=screen, folder=folder, declines=declines, drafts=drafts,
         version=_fingerprint(folder), warnings=tuple(problems),
     ), problems
 

@@ -25,6 +25,8 @@ class Entry:
     area: str | None = None
     source: str = "general"
     reviewed: dt.date | None = None
+    reviewed_by: str = ""  # who checked the answer, as a role ("paediatric OT")
+    draft: bool = False  # not yet reviewed: loaded and checked, never shown to parents
     offer_screen: bool = False  # answer with a button to the red-flag screen
     path: str = ""
     line: int = 0
@@ -128,6 +130,9 @@ class KnowledgeBase:
     screen: Screen
     folder: Path
     declines: dict[str, Decline] = field(default_factory=dict)
+    # Entries marked `draft: true`: validated like the others, kept out of `entries`, so the
+    # matcher, the topic browser and every button only ever see published ones.
+    drafts: dict[str, Entry] = field(default_factory=dict)
     version: str = ""
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
 

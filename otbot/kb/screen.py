@@ -402,6 +402,7 @@ class _ScreenReader:
         self.path = path
         self.entries = entries
         self.strict_topics = strict_topics
+        self._before = 0  # errors recorded before this screen was read
 
     def error(self, line: int, message: str) -> None:
         """Record an error in screen.yaml."""
@@ -416,7 +417,7 @@ class _ScreenReader:
             self.error(getattr(data, "line", 1), "screen.yaml must be a mapping of texts, "
                                                  "items and rules")
             return None
-        before = self._errors()
+        before = self._before = self._errors()
         self.reader.fields(data, TOP_FIELDS, self.path, "screen.yaml")
         bands = self._bands(data)
         areas = self._areas(data, {b.id for b in bands})
@@ -572,9 +573,9 @@ class _ScreenReader:
         """An FAQ topic id that exists ("" for a borrowed screen's link to a missing one)."""
         topic = self.reader.text(data, "topic", self.path)
         if topic and topic not in self.entries:
-            if not self.strict_topics:
-                return ""
-            self.error(data.line_of("topic"), f"unknown FAQ topic '{topic}'")
+            why = self.reader.unknown_topic(topic) if self.strict_topics else None
+            if why:  # None: a borrowed screen, or the entry's own error already says it
+                self.error(data.line_of("topic"), why)
             return ""
         return topic
 
@@ -754,8 +755,8 @@ class _ScreenReader:
     def _check_sign_coverage(self, section: MarkedDict, rules: tuple[SignRule, ...],
                              options: tuple[Option, ...], follow_ids: list[str]) -> None:
         """Every possible answer gets a sign, and every rule is the first to apply somewhere."""
-        if not rules:
-            return
+        if not rules or self._errors() > self._before:
+            return  # a broken option or rule above would only make these checks misfire
         used: set[int] = set()
         for option in options:
             values = (True, False, None) if option.follow_up else (None,)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from otbot.effects import Answered, Effect, Forget, Miss, Vote
+from otbot.effects import Answered, Decided, Effect, Forget, Miss, Vote
 from otbot.store.protocol import HANDLED_DAYS, Received, Retention
 
 SCHEMA = """
@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS misses (
     topic TEXT,
     options TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS decision_counts (
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, kind)
+);
 """
 
 
@@ -88,6 +94,8 @@ class SqliteStore:
                 self._db.execute("ALTER TABLE misses ADD COLUMN topic TEXT")
                 self._db.execute("ALTER TABLE misses ADD COLUMN options TEXT NOT NULL DEFAULT ''")
             self._db.execute("PRAGMA user_version = 2")
+        if version < 3:  # decisions counted per day and kind: the SCHEMA above creates them
+            self._db.execute("PRAGMA user_version = 3")
 
     def load(self, chat_id: int) -> dict[str, Any]:
         """The chat's state, or an empty one."""
@@ -168,6 +176,10 @@ class SqliteStore:
             self._count(effect.topic, "answered")
         elif isinstance(effect, Vote):
             self._count(effect.topic, "helpful" if effect.helpful else "unhelpful")
+        elif isinstance(effect, Decided):
+            self._db.execute(
+                "INSERT INTO decision_counts (day, kind, count) VALUES (?, ?, 1) "
+                "ON CONFLICT (day, kind) DO UPDATE SET count = count + 1", (day, effect.kind))
         elif isinstance(effect, Miss) and self.retention.log_misses and (
                 effect.text or effect.topic):
             self._db.execute(
@@ -186,8 +198,9 @@ class SqliteStore:
         with self._transaction():
             self._db.execute("DELETE FROM chats WHERE updated < ?",
                              ((now - dt.timedelta(days=r.chat_days)).isoformat(),))
-            self._db.execute("DELETE FROM misses WHERE day < ?",
-                             ((now - dt.timedelta(days=r.misses_days)).date().isoformat(),))
+            misses_day = (now - dt.timedelta(days=r.misses_days)).date().isoformat()
+            self._db.execute("DELETE FROM misses WHERE day < ?", (misses_day,))
+            self._db.execute("DELETE FROM decision_counts WHERE day < ?", (misses_day,))
             old = (now - dt.timedelta(days=HANDLED_DAYS)).date().isoformat()
             self._db.execute("DELETE FROM handled WHERE day < ?", (old,))
             self._db.execute("DELETE FROM inbox WHERE day < ?", (old,))
@@ -200,6 +213,21 @@ class SqliteStore:
     def misses(self) -> list[tuple[str, str]]:
         """Unanswered questions (normalised text, day), oldest first."""
         return list(self._db.execute("SELECT text, day FROM misses ORDER BY id"))
+
+    def miss_details(self, since: str | None = None
+                     ) -> list[tuple[str, str, str, str | None, tuple[str, ...]]]:
+        """Every kept miss from day `since` (YYYY-MM-DD) on, oldest first: normalised text,
+        day, kind, topic (the one taken, or answered) and the topics offered."""
+        return [(text, day, kind, topic, tuple(o for o in options.split(",") if o))
+                for text, day, kind, topic, options in self._db.execute(
+                    "SELECT text, day, kind, topic, options FROM misses WHERE day >= ? "
+                    "ORDER BY id", (since or "",))]
+
+    def decision_counts(self, since: str | None = None) -> list[tuple[str, str, int]]:
+        """Messages handled per (day, decision kind) from day `since` on, by day then kind."""
+        return list(self._db.execute(
+            "SELECT day, kind, count FROM decision_counts WHERE day >= ? ORDER BY day, kind",
+            (since or "",)))
 
     def close(self) -> None:
         """Close the database."""

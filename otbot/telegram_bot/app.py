@@ -203,9 +203,17 @@ class Runtime:
             kb = await asyncio.to_thread(load_knowledge, folder)
             conversation = await asyncio.to_thread(Conversation, kb, self.conversation.settings)
         except KnowledgeError as error:
-            shown = "\n".join(escape(str(p)) for p in error.problems[:10])
+            # Each error as FILE:LINE: message, so the admin knows where to look from the chat.
+            lines = [str(p) for p in error.problems[:10]]
+            if len(error.problems) > 10:
+                lines.append(f"... and {len(error.problems) - 10} more: run `otbot kb check`")
             log.warning("reload rejected: %d problem(s) in %s", len(error.problems), folder)
-            return False, self.conversation.kb.message("reload_failed", problems=shown)
+            return False, self.conversation.kb.message(
+                "reload_failed", problems=escape("\n".join(lines)))
+        except Exception as error:  # never a bare "something went wrong": say what happened
+            log.exception("reload failed in %s", folder)
+            return False, self.conversation.kb.message(
+                "reload_failed", problems=escape(f"{folder}: {type(error).__name__}: {error}"))
         self.conversation = conversation
         settle_memory()
         log.info("knowledge reloaded: %d topics, version %s", len(kb.entries), kb.version)

@@ -6,6 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rapidfuzz import fuzz, process
+
+from otbot.kb import KnowledgeBase
 from otbot.kb.yamlfile import MarkedDict, Problem, YamlError, load_yaml
 from otbot.understanding.matcher import Decision, DecisionKind, Matcher, rechoose
 
@@ -137,3 +140,65 @@ def sweep(matcher: Matcher, report: Report, steps: int = 9) -> list[dict[str, fl
             rows.append({"threshold": name, "value": value,
                          "current": value == getattr(base, name), **metrics(outcomes)})
     return rows
+
+
+# The bars `otbot eval` can be held to: option (and thresholds-file key) -> metric, direction.
+GATES = {
+    "min_top1": ("answered_right", ">="),  # in-scope answered with the right topic
+    "min_reach": ("answered_or_offered", ">="),  # right topic answered or offered
+    "max_wrong": ("answered_wrong", "<="),  # in-scope answered with a wrong topic
+    "min_oos": ("out_of_scope_rejected", ">="),  # out-of-scope messages rejected
+}
+
+
+def read_thresholds(path: Path) -> dict[str, float]:
+    """A thresholds file: `min_top1: 0.9`, ... (the keys of GATES), each a number 0-1."""
+    data = load_yaml(path, str(path))
+    if not isinstance(data, MarkedDict):
+        raise YamlError(Problem(str(path), 1, "a thresholds file maps bars to numbers, like "
+                                              "min_top1: 0.90"))
+    result = {}
+    for key, value in data.items():
+        if key not in GATES:
+            hint = process.extractOne(key, list(GATES), scorer=fuzz.ratio, score_cutoff=60)
+            raise YamlError(Problem(str(path), data.line_of(key), f"unknown bar '{key}'"
+                                    + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                                    + f"; known: {', '.join(GATES)}"))
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise YamlError(Problem(str(path), data.line_of(key),
+                                    f"'{key}' must be a number from 0 to 1, like 0.90"))
+        result[key] = float(value)
+    return result
+
+
+def failed_gates(metrics: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+    """A sentence for each bar the metrics do not meet (empty: all met)."""
+    failures = []
+    for key, bar in thresholds.items():
+        metric, direction = GATES[key]
+        value = metrics[metric]
+        if (value < bar) if direction == ">=" else (value > bar):
+            word = "below" if direction == ">=" else "above"
+            failures.append(f"{metric} is {value:.3f}, {word} the bar "
+                            f"--{key.replace('_', '-')} {bar:.3f}")
+    return failures
+
+
+def unknown_expectations(items: list[Item], kb: KnowledgeBase, path: Path) -> list[Problem]:
+    """An error for each expected id that is no published entry (a typo measures nothing)."""
+    known = set(kb.entries)
+    problems = []
+    for item in items:
+        for expected in item.expect:
+            if expected in known or expected in SPECIAL:
+                continue
+            if expected in kb.drafts:
+                why = f"'{expected}' is a draft, which the bot never answers with"
+            else:
+                hint = process.extractOne(expected, sorted(known), scorer=fuzz.ratio,
+                                          score_cutoff=60)
+                why = f"unknown topic '{expected}'" + (f" (did you mean '{hint[0]}'?)"
+                                                      if hint else "")
+            problems.append(Problem(str(path), item.line, f"expect: {why}; use an entry id or "
+                                                          "none, urgent, smalltalk"))
+    return problems

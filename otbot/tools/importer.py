@@ -7,6 +7,7 @@ import html
 import io
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -44,14 +45,36 @@ class Imported:
 
     entries: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    seeded_from: Path | None = None  # the folder was new: first a copy of this one
 
 
-def import_faq(source: Path, folder: Path, output: Path, *, force: bool = False) -> Imported:
-    """Read `source` and write its good rows to `output`; write nothing if none is good."""
+def installed_package() -> Path | None:
+    """The folder of the installed otbot package, or None when otbot runs from a checkout."""
+    package = Path(__file__).resolve().parent.parent
+    return None if (package.parent / "pyproject.toml").is_file() else package
+
+
+def import_faq(source: Path, folder: Path, output: Path, *, force: bool = False,
+               seed: Path | None = None) -> Imported:
+    """Read `source` and write its good rows to `output`; write nothing if none is good.
+
+    A knowledge folder that does not exist yet is first made a copy of `seed` (the shipped
+    one): a folder of drafts alone would have no published entry, and every command run
+    beside it would read it.
+    """
+    package = installed_package()
+    if package is not None and output.resolve().is_relative_to(package):
+        raise ImportFailed(f"{output} is inside the installed otbot package, where edits are lost "
+                           "at the next install; import into your own knowledge folder "
+                           "(--knowledge DIR, default ./knowledge)")
     if output.exists() and not force:
         raise ImportFailed(f"{output} already exists; use --force to replace it")
-    result = read_faq(source, existing_ids(folder, output))
+    new_folder = seed is not None and not folder.exists()
+    result = read_faq(source, existing_ids(seed if new_folder and seed else folder, output))
     if result.entries:
+        if new_folder and seed is not None:
+            shutil.copytree(seed, folder)
+            result.seeded_from = seed
         write_atomic(output, to_yaml(result.entries, source.name))
     return result
 
@@ -146,6 +169,7 @@ def _entry(values: dict[str, str]) -> dict[str, Any]:
     if keywords:
         entry["keywords"] = keywords
     entry["source"] = "imported"
+    entry["draft"] = True  # parents never see it until a maintainer removes this after review
     return entry
 
 
@@ -214,9 +238,11 @@ _Dumper.add_representer(str, _text)
 def to_yaml(entries: list[dict[str, Any]], source_name: str) -> str:
     """The YAML text of an FAQ file, with a note on where it came from."""
     body = yaml.dump(entries, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-    return (f"# Imported from {source_name} by `otbot kb import`. Review each entry (alternates,\n"
-            "# keywords, area, related), add `reviewed:` when a therapist has, then run\n"
-            "# `otbot kb check`.\n\n" + body.replace("\n- id:", "\n\n- id:"))
+    return (f"# Imported from {source_name} by `otbot kb import`. Every entry is a draft:\n"
+            "# parents never see it. Review each one (alternates, keywords, area, related), add\n"
+            "# `reviewed:` and `reviewed_by:` when a therapist has checked it, remove\n"
+            "# `draft: true` to publish it, then run `otbot kb check`.\n\n"
+            + body.replace("\n- id:", "\n\n- id:"))
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -228,6 +254,10 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
+        # mkstemp makes the file private (0600); a knowledge file or a report is not.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

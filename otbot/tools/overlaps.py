@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import Counter
@@ -15,12 +16,15 @@ import numpy as np
 from otbot.kb import Entry, KnowledgeBase
 from otbot.kb.yamlfile import MarkedDict, MarkedList, Problem, YamlError, load_yaml
 from otbot.understanding.matcher import Decision, DecisionKind, Matcher, choose
-from otbot.understanding.text import Analyzer
+from otbot.understanding.text import Analyzer, english_words, normalize
 
 # Two entries whose wordings share this much (TF-IDF cosine of all their stemmed words) get a
 # warning. On the shipped knowledge base the pairs above it are exactly those whose own
 # wordings the matcher already sends to each other; the next pairs down are not confused.
 ALIKE_ENTRIES = 0.35
+# A keyword or synonym variant among this many most frequent English words ("when", "find",
+# "down") is in half of all messages: it pulls unrelated questions to its topic.
+COMMON_WORDS = 200
 
 
 @dataclass(frozen=True)
@@ -151,3 +155,75 @@ def _closest_wordings(a: Entry, b: Entry, terms_a: list[list[str]], terms_b: lis
     similarity = _vectors(terms_a, idf) @ _vectors(terms_b, idf).T
     i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
     return a.sentences()[i], b.sentences()[j]
+
+
+@functools.cache
+def common_words() -> frozenset[str]:
+    """The COMMON_WORDS most frequent words of general English."""
+    frequency = english_words()
+    return frozenset(sorted(frequency, key=lambda word: (-frequency[word], word))[:COMMON_WORDS])
+
+
+def common_word_problems(kb: KnowledgeBase) -> list[Problem]:
+    """Warnings for keywords and synonym variants that are very common words, and for
+    keywords that several entries share (a keyword should point to one topic)."""
+    common = common_words()
+    problems = []
+    owners: dict[str, list[Entry]] = {}
+    files: dict[str, list[Any]] = {}
+    for entry in kb.entries.values():
+        line = _field_line(kb.folder, entry, "keywords", files)
+        for keyword in entry.keywords:
+            key = normalize(keyword)
+            owners.setdefault(key, []).append(entry)
+            if key in common:
+                problems.append(Problem(entry.path, line, f"keyword '{keyword}' of '{entry.id}' "
+                                        "is one of the most common English words: it appears in "
+                                        "many unrelated questions; use a word typical of this "
+                                        "topic only, or an alternate", "warning"))
+    for key, entries in owners.items():
+        if len({e.id for e in entries}) > 1:
+            first, *others = entries
+            problems.append(Problem(first.path, _field_line(kb.folder, first, "keywords", files),
+                                    f"keyword '{key}' is given to several entries ('{first.id}', "
+                                    + ", ".join(f"'{e.id}'" for e in others)
+                                    + "): a keyword should belong to one topic; keep it where "
+                                    "it fits best", "warning"))
+    problems += _common_synonyms(kb, common)
+    return problems
+
+
+def _common_synonyms(kb: KnowledgeBase, common: frozenset[str]) -> list[Problem]:
+    path = kb.folder / "synonyms.yaml"
+    if not kb.synonyms or not path.is_file():
+        return []
+    shown = f"{kb.folder.name}/synonyms.yaml"
+    try:
+        data = load_yaml(path, shown)
+    except YamlError:
+        data = None
+    problems = []
+    for term, variants in kb.synonyms.items():
+        line = data.line_of(term) if isinstance(data, MarkedDict) else 1
+        for variant in variants:
+            read = normalize(variant)
+            if read in common:
+                as_read = f" (read as '{read}')" if read != variant.casefold() else ""
+                problems.append(Problem(shown, line, f"synonym '{variant}'{as_read} of '{term}' "
+                                        "is one of "
+                                        "the most common English words: every message with it "
+                                        f"is read as '{term}'; use a longer phrase", "warning"))
+    return problems
+
+
+def _field_line(folder: Path, entry: Entry, key: str, files: dict[str, list[Any]]) -> int:
+    """The line of an entry's field, from its file read again (the entry's line if gone)."""
+    if entry.path not in files:
+        try:
+            data = load_yaml(folder.parent / entry.path, entry.path)
+        except YamlError:
+            data = None
+        files[entry.path] = data if isinstance(data, list) else []
+    raw = next((item for item in files[entry.path]
+                if isinstance(item, MarkedDict) and item.get("id") == entry.id), None)
+    return raw.line_of(key) if raw is not None else entry.line

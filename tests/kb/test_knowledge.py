@@ -93,10 +93,12 @@ def test_long_answer_is_only_a_warning(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("extra", "expected"), [
     pytest.param("- id: why\n  question: Why: is it called that?\n  answer: ok\n",
-                 f"{FAQ}:12: YAML syntax: mapping values are not allowed here",
+                 f"{FAQ}:12: a colon followed by a space inside a text: put the whole text in "
+                 'quotes ("..."), or write it as a | block',
                  id="colon-in-question"),
     pytest.param("- id: why\n\tquestion: Why?\n",
-                 f"{FAQ}:12: YAML syntax: found character '\\t' that cannot start any token",
+                 f"{FAQ}:12: a tab character: YAML files are indented with spaces only; "
+                 "replace the tab with spaces",
                  id="tab-indent"),
 ])
 def test_yaml_syntax_error_names_file_and_line(tmp_path: Path, extra: str, expected: str) -> None:
@@ -112,7 +114,7 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path, extra: str, expec
     pytest.param("- id: sleep\n  alternates: [x]\n  answer: ok\n",
                  f"{FAQ}:11: missing field 'question'", id="question"),
     pytest.param("- question: Why?\n  alternates: [x]\n  answer: ok\n",
-                 f"{FAQ}:11: missing field 'id'", id="id"),
+                 f"{FAQ}:11: missing field 'id' in an entry", id="id"),
 ])
 def test_missing_required_field(tmp_path: Path, extra: str, expected: str) -> None:
     """A required field left out is reported at the entry's first line."""
@@ -153,16 +155,19 @@ def test_dangling_related_id(tmp_path: Path) -> None:
     """A `related` id that names no entry is reported at the entry."""
     extra = "- id: sleep\n  question: Why?\n  alternates: [x]\n  answer: ok\n  related: [naps]\n"
     assert with_faq(tmp_path, extra) == [
-        f"{FAQ}:11: 'sleep' is related to 'naps', which does not exist"]
+        f"{FAQ}:11: 'sleep' is related to 'naps': unknown FAQ topic 'naps'"]
 
 
-@pytest.mark.parametrize("bad_id", ["Fine_Motor", "fine motor", "-fine-motor", "a" * 41, "123"])
-def test_bad_id_format(tmp_path: Path, bad_id: str) -> None:
+@pytest.mark.parametrize(("bad_id", "hint"), [
+    ("Fine_Motor", ", like 'fine-motor'"), ("fine motor", ", like 'fine-motor'"),
+    ("-fine-motor", ", like 'fine-motor'"), ("a" * 41, f", like '{'a' * 40}'"),
+    ("123", " (YAML read it as a number: put it in quotes)")])
+def test_bad_id_format(tmp_path: Path, bad_id: str, hint: str) -> None:
     """Ids are 1-40 of a-z, 0-9 and '-': upper case, spaces, a leading dash, 41 letters fail."""
     extra = f"- id: {bad_id}\n  question: Why?\n  alternates: [x]\n  answer: ok\n"
     assert with_faq(tmp_path, extra) == [
         f"{FAQ}:11: 'id' must be 1-40 characters of a-z, 0-9 and '-', starting with a letter"
-        " or digit"]
+        " or digit" + hint]
 
 
 @pytest.mark.parametrize(("answer", "message"), [
@@ -194,7 +199,8 @@ def test_empty_answer(tmp_path: Path, answer: str, message: str) -> None:
 def test_blank_answer_is_reported_as_empty_at_its_line(tmp_path: Path) -> None:
     """`answer:` with nothing after it is an empty answer, at line 14."""
     extra = "- id: sleep\n  question: Why?\n  alternates: [x]\n  answer:\n"
-    assert with_faq(tmp_path, extra) == [f"{FAQ}:14: 'answer' must be a non-empty text"]
+    assert with_faq(tmp_path, extra) == [
+        f"{FAQ}:14: 'answer' must be a non-empty text (it is empty)"]
 
 
 def test_answer_over_telegram_limit_is_an_error(tmp_path: Path) -> None:
@@ -209,7 +215,7 @@ def test_answer_over_telegram_limit_is_an_error(tmp_path: Path) -> None:
 def test_duplicate_key_in_one_mapping(tmp_path: Path) -> None:
     """A field given twice (YAML silently keeps the last) is reported at the second one."""
     extra = "- id: sleep\n  question: Why?\n  question: How?\n  alternates: [x]\n  answer: ok\n"
-    assert with_faq(tmp_path, extra) == [f"{FAQ}:13: field 'question' is given twice"]
+    assert with_faq(tmp_path, extra) == [f"{FAQ}:13: field 'question' is given twice: keep one"]
 
 
 @pytest.mark.parametrize("text", [
@@ -220,13 +226,16 @@ def test_duplicate_key_in_one_mapping(tmp_path: Path) -> None:
 def test_faq_file_that_is_not_a_list(tmp_path: Path, text: str) -> None:
     """An FAQ file must be a list of entries."""
     folder = make_folder(tmp_path, {"faq/a.yaml": GOOD, "faq/b.yaml": text})
-    assert printed(folder) == ["knowledge/faq/b.yaml:1: an FAQ file must be a list of entries"]
+    assert printed(folder) == [
+        "knowledge/faq/b.yaml:1: an FAQ file must be a list of entries, each starting with "
+        "'- id: '"]
 
 
 def test_entry_that_is_not_a_mapping_is_reported_at_its_line(tmp_path: Path) -> None:
     """A stray `- text` item among the entries is reported where it is."""
     assert with_faq(tmp_path, "- just a sentence\n") == [
-        f"{FAQ}:11: each entry must be a mapping with id, question, alternates, answer"]
+        f"{FAQ}:11: each entry must be a mapping with id, question, alternates, answer "
+        "(does the line start with '- id: '?)"]
 
 
 @pytest.mark.parametrize("files", [
@@ -250,7 +259,8 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
     folder = make_folder(tmp_path, {"faq/a.yaml": GOOD})
     (folder / "faq" / "b.yaml").write_bytes("- id: caf\xe9\n".encode("latin-1"))
     (line,) = printed(folder)
-    assert line.startswith("knowledge/faq/b.yaml:1: cannot read the file:")
+    assert line == ("knowledge/faq/b.yaml:1: the file is not UTF-8 text; save it as UTF-8 in "
+                    "your editor")
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -258,13 +268,15 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
                  id="not-a-mapping"),
     pytest.param("child: [kid]\nyoungster: [kid]\n",
                  "2: 'kid' is a variant of both 'child' and 'youngster'", id="variant-twice"),
-    pytest.param("pencil: [pen]\nchild: kid\n", "2: 'child' must be a list", id="not-a-list"),
+    pytest.param("pencil: [pen]\nchild: kid\n",
+                 "2: 'child' needs a list of variants, like child: [a, b]", id="not-a-list"),
     pytest.param("child: [kid, '']\n", "1: 'child' item 2 must be a non-empty text",
                  id="empty-variant"),
-    pytest.param("child: [kid]\nchild: [son]\n", "2: field 'child' is given twice",
+    pytest.param("child: [kid]\nchild: [son]\n", "2: field 'child' is given twice: keep one",
                  id="term-twice"),
     pytest.param("child: [kid\n",
-                 "2: YAML syntax: expected ',' or ']', but got '<stream end>'", id="syntax"),
+                 "1: a list in [ ] or a mapping in { } is not closed properly: check the "
+                 "brackets and put texts that contain commas or colons in quotes", id="syntax"),
 ])
 def test_synonyms_file_errors(tmp_path: Path, text: str, expected: str) -> None:
     """Each mistake in synonyms.yaml is reported at its line."""
@@ -277,7 +289,8 @@ KIND = "kinds:\n  - id: breathing\n    when: [[not breathing]]\n    reply: Call 
 
 @pytest.mark.parametrize(("text", "expected"), [
     pytest.param("kinds: [\n",
-                 ["2: YAML syntax: expected the node content, but found '<stream end>'"],
+                 ["1: a list in [ ] or a mapping in { } is not closed properly: check the "
+                  "brackets and put texts that contain commas or colons in quotes"],
                  id="syntax"),
     pytest.param("- call 911\n", ["1: urgent.yaml must have cues and kinds"],
                  id="not-a-mapping"),
@@ -328,11 +341,10 @@ def test_broken_folder_is_never_half_loaded(tmp_path: Path) -> None:
     })
     expected_errors = [
         f"{FAQ}:11: 'id' must be 1-40 characters of a-z, 0-9 and '-', starting with a letter"
-        " or digit",
-        f"{FAQ}:14: 'answer': <p> is never closed",
+        " or digit, like 'sleep'",
         f"{FAQ}:14: 'answer': tag <p> is not allowed by Telegram",
         "knowledge/faq/b.yaml:1: duplicate id 'bedtime' (first at knowledge/faq/a.yaml:6)",
-        "knowledge/synonyms.yaml:1: 'child' must be a list",
+        "knowledge/synonyms.yaml:1: 'child' needs a list of variants, like child: [a, b]",
     ]
     warning = ("knowledge/faq/c.yaml:4: warning: answer is 950 characters; keep it under about"
                " 900 for a phone screen")

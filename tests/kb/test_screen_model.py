@@ -88,7 +88,9 @@ def test_no_screen_anywhere_is_an_error(folder: Path, tmp_path: Path,
 
 def test_yaml_syntax(folder: Path) -> None:
     line = edit(folder, "  open: You already", "  open: [You already")
-    assert problems(folder) == [f"{SHOWN}:{line}: YAML syntax: expected ',' or ']', but got '?'"]
+    assert problems(folder) == [
+        f"{SHOWN}:{line}: a list in [ ] or a mapping in {{ }} is not closed properly: check the "
+        "brackets and put texts that contain commas or colons in quotes"]
 
 
 def test_unknown_field(folder: Path) -> None:
@@ -130,7 +132,8 @@ def test_an_area_no_item_touches(folder: Path) -> None:
 
 def test_unknown_faq_topic(folder: Path) -> None:
     line = edit(folder, "    topic: sensory-processing", "    topic: sensory-stuff")
-    assert_reported(folder, line, "unknown FAQ topic 'sensory-stuff'")
+    assert_reported(folder, line,
+                    "unknown FAQ topic 'sensory-stuff' (did you mean 'sensory-diet'?)")
 
 
 def test_unknown_topic_in_a_link(folder: Path) -> None:
@@ -217,10 +220,9 @@ def test_verdict_words_in_labels(folder: Path) -> None:
 
 def test_sign_rule_with_an_unknown_option(folder: Path) -> None:
     line = edit(folder, "    - {answer: rarely, sign: none}", "    - {answer: rarly, sign: none}")
-    assert_reported(folder, line, "unknown option 'rarly'; known: often, sometimes, rarely, unsure")
-    assert_reported(folder, line_of(folder, "  signs:"),
-                    "no sign rule applies to the answer 'rarely' (expected: yes, impact: not "
-                    "answered or not sure, worry: not answered or not sure)")
+    # One mistake, one error: the rules are not also reported as leaving 'rarely' uncovered.
+    assert problems(folder) == [
+        f"{SHOWN}:{line}: unknown option 'rarly'; known: often, sometimes, rarely, unsure"]
 
 
 def test_sign_rule_with_an_unknown_condition(folder: Path) -> None:

@@ -73,7 +73,7 @@ async def test_clarify_offers_buttons_and_none_of_these_leads_to_the_fallback(
         [clarify] = await parent.say("What about apples?")
         assert "not sure which" in clarify["text"]
         assert labels(clarify) == ["Tell me about red apples", "Tell me about green apples",
-                                   "None of these"]
+                                   "None of these", "✏️ Ask in other words"]
         [fallback] = await parent.press(clarify, "None of these")
         misses = app.bot_data["runtime"].store.misses()
     assert "don't have a good answer" in fallback["text"]
@@ -96,7 +96,8 @@ async def test_fallback_says_so_and_offers_topics_and_screen(
     async with running_bot(fake_api, tmp_path):
         [fallback] = await parent.say("what's the capital of Australia")
     assert "don't have a good answer" in fallback["text"]
-    assert labels(fallback) == ["📚 Browse topics", "✅ Check the signs"]
+    assert labels(fallback) == ["✏️ Ask in other words", "📚 Browse topics", "✅ Check the signs"]
+    assert "emergency number" in fallback["text"]  # the safety line under an unsure reply
     assert_strict(fake_api)
 
 

@@ -29,7 +29,7 @@ BROKEN_FAQ = """\
 BROKEN_LINES = [
     "knowledge/faq/a.yaml:4: 'answer': <b> is never closed",
     "knowledge/faq/a.yaml:5: 'id' must be 1-40 characters of a-z, 0-9 and '-', starting with a"
-    " letter or digit",
+    " letter or digit, like 'bedtime'",
 ]
 EVAL_FILE = """\
 items:
@@ -226,7 +226,7 @@ def test_eval_no_sweep(capsys: pytest.CaptureFixture[str], eval_file: Path) -> N
                  "3: each item needs a text 'q'", id="no-q"),
     pytest.param("questions: []\n", "1: an eval file needs a list under 'items'",
                  id="no-items"),
-    pytest.param("items: [\n", "2: YAML syntax:", id="syntax"),
+    pytest.param("items: [\n", "1: a list in [ ] or a mapping in { } is not closed", id="syntax"),
 ])
 def test_malformed_eval_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str,
                              message: str) -> None:

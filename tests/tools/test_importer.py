@@ -53,10 +53,10 @@ def test_a_good_csv_becomes_entries(folder: Path, tmp_path: Path,
         {"id": "what-is-sensory-play", "question": "What is sensory play?",
          "alternates": ["messy play", "sand play", "water play"],
          "answer": "Play with sand, water &amp; &lt;b&gt;mud&lt;/b&gt;.",
-         "keywords": ["sand", "water"], "source": "imported"},
+         "keywords": ["sand", "water"], "source": "imported", "draft": True},
         {"id": "how-long-is-a-session", "question": "How long is a session?",
          "alternates": ["session length"], "answer": "About 45 minutes.\nSometimes an hour.",
-         "source": "imported"},
+         "source": "imported", "draft": True},
     ]
     out = capsys.readouterr().out
     assert f"2 entries written to {folder / 'faq' / 'imported.yaml'}, 0 rows skipped" in out
@@ -191,6 +191,7 @@ def test_the_result_passes_kb_check_with_the_shipped_folder(tmp_path: Path) -> N
     assert [str(p) for p in check_folder(folder) if p.level == "error"] == []
     kb, _ = read_knowledge(folder)
     assert kb is not None
-    assert kb.entries["what-is-ot-2"].answer == "It helps &amp; more"
-    assert kb.entries["yes"].alternates == ("true", "null")
-    assert kb.entries["yes"].answer == 'no: 1, #2, {x}, - y, "quoted"'
+    assert kb.drafts["what-is-ot-2"].answer == "It helps &amp; more"
+    assert kb.drafts["yes"].alternates == ("true", "null")
+    assert kb.drafts["yes"].answer == 'no: 1, #2, {x}, - y, "quoted"'
+    assert not set(kb.drafts) & set(kb.entries)  # imported entries are drafts, not live

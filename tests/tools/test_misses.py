@@ -89,7 +89,10 @@ def test_json_shape_with_nearest_entry_and_limit(data: Path,
     assert report["total"] == len(ASKED)
     assert [g["count"] for g in report["groups"]] == [5, 2]
     first = report["groups"][0]
-    assert set(first) == {"count", "wording", "others", "first", "last", "nearest"}
+    assert set(first) == {"kind", "count", "wording", "others", "first", "last", "nearest",
+                          "topics", "offered", "action"}
+    assert first["kind"] == "fallback"
+    assert first["action"].startswith("add an alternate to 'public-funding'")
     assert (first["wording"], first["first"], first["last"]) == (
         "is ot covered by medicaid", "2026-01-03", "2026-01-12")
     assert first["nearest"]["id"] == "public-funding"
@@ -99,10 +102,13 @@ def test_json_shape_with_nearest_entry_and_limit(data: Path,
 def test_text_report(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["misses", "--data", str(data)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("10 unanswered question(s) in 5 group(s); the 5 most asked:")
+    assert out.startswith("10 question(s) that went wrong, in 5 group(s).\n\n"
+                          "== fallback: no answer found: 10 question(s) in 5 group(s); the 5 "
+                          "most asked:")
     assert ("   5  is ot covered by medicaid\n"
             "      also: does medicaid cover ot | ot medicaid coverage\n"
             "      seen 2026-01-03 to 2026-01-12; nearest entry: public-funding (") in out
+    assert "      action: " in out
 
 
 def test_data_folder_from_the_environment(data: Path, capsys: pytest.CaptureFixture[str],
