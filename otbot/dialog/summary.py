@@ -14,7 +14,8 @@ from otbot.kb.screen import Answer, Answers, Item, Outcome, Screen
 PLAIN = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'",
                        "\u2019": "'", "\u201a": "'", "\u2013": "-", "\u2014": "-",
                        "\u2026": "...", "\u2022": "-", "\u2713": "*"})
-PDF_STYLES = {"title": ("B", 15), "heading": ("B", 12), "text": ("", 11), "bullet": ("", 11),
+# Sizes that keep the longest summary (every sign noticed, every area's ideas) on one page.
+PDF_STYLES = {"title": ("B", 14), "heading": ("B", 11), "text": ("", 10), "bullet": ("", 10),
               "note": ("I", 10)}
 
 
@@ -42,14 +43,19 @@ def flagged_areas(screen: Screen, outcome: Outcome) -> list[tuple[str, str]]:
 
 def summary_lines(screen: Screen, answers: Answers, outcome: Outcome, day: dt.date
                   ) -> list[Line]:
-    """The summary: date, age, result, each sign and its answer, areas, ideas, questions,
-    disclaimer: everything the results and their details said, in one place."""
+    """The summary: date, age, result, strengths, each sign and its answer, areas, ideas,
+    questions, disclaimer: everything the results and their details said, in one place."""
     lines = [Line("title", screen.summary_text("title")),
              Line("text", screen.summary_text("intro")),
              Line("text", screen.summary_text("date", date=day.isoformat())),
              Line("text", screen.summary_text("age", age=screen.band_label(answers.band))),
-             Line("text", screen.summary_text("result", tier=screen.tier(outcome.tier).title)),
-             Line("heading", screen.summary_text("signs_title"))]
+             Line("text", screen.summary_text("result", tier=screen.tier(outcome.tier).title))]
+    strengths = [item.strength for item in screen.items
+                 if item.id in outcome.having(screen.rules.strengths)]
+    if strengths:
+        lines.append(Line("heading", screen.text("strengths_title")))
+        lines += [Line("bullet", strength) for strength in strengths]
+    lines.append(Line("heading", screen.summary_text("signs_title")))
     for number, item in enumerate(screen.items, 1):
         answer = _answer_words(screen, item, answers)
         lines.append(Line("text", f"{number}. {item.title}: {answer}"))
@@ -122,14 +128,15 @@ def _pdf(lines: list[Line]) -> bytes | None:
         return None
     pdf = FPDF(format="A4")
     pdf.set_compression(False)  # one page of text stays small, and stays readable by tools
-    pdf.set_margins(18, 18, 18)
+    pdf.set_margins(16, 14, 16)
+    pdf.set_auto_page_break(True, margin=14)
     pdf.add_page()
     for line in lines:
         style, size = PDF_STYLES[line.style]
         pdf.set_font("Helvetica", style, size)
         if line.style in ("heading", "note"):
-            pdf.ln(3)
-        pdf.multi_cell(0, size * 0.5, core_font(line.plain()), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+        pdf.multi_cell(0, size * 0.45, core_font(line.plain()), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 

@@ -290,7 +290,7 @@ def test_area_results(flow: ScreenFlow) -> None:
         "Social and emotional skills": "worth watching",
         "Attention and thinking skills": "not answered",
     }
-    assert "(you noticed: Spoon, buttons and zippers)" in details(parent)
+    assert "(you noticed: Using their hands)" in details(parent)
     assert "You were not sure about: Attention and organising" in details(parent)
 
 
@@ -364,12 +364,12 @@ def test_the_speech_item_adds_a_hearing_check_and_speech_language_assessment(
 def test_a_skill_not_expected_yet_is_left_out_and_never_a_strength(flow: ScreenFlow) -> None:
     baby = Parent(flow).start().press("Start", "Under 12 months")
     answer(baby, RARELY, RARELY, RARELY)
-    assert "Question 4 of 5" in baby.text and "rolling over" in baby.text
+    assert "Question 4 of 5" in baby.text and "roll over" in baby.text
     assert "pencil" not in baby.text.lower()  # handwriting is left out for a baby
     answer(baby, RARELY, RARELY)
     assert "One last question" in baby.text
     baby.press("No")
-    assert "4. Pencil and handwriting: <i>Not yet at this age</i>" in baby.text
+    assert "4. Drawing and writing: <i>Not yet at this age</i>" in baby.text
     assert "6. Attention and organising: <i>Not yet at this age</i>" in baby.text
     baby.press("See my results")
     assert "<b>Nothing stood out</b>" in baby.text
@@ -576,10 +576,10 @@ def test_the_summary_for_the_doctor(flow: ScreenFlow) -> None:
     text = visible_text(message.text)
     assert not message.edit and message.document is None
     assert "Date: 2026-03-01" in text and "Child's age: 6 to 8 years" in text
-    assert ("1. Spoon, buttons and zippers: Often; Gets in the way of everyday life: yes; "
+    assert ("1. Using their hands: Often; Gets in the way of everyday life: yes; "
             "Parent is worried: yes") in text
     assert "3. Noise, light and busy places: Not sure" in text
-    assert "4. Pencil and handwriting: Skipped" in text
+    assert "4. Drawing and writing: Skipped" in text
     assert "7. Talking and social skills: Sometimes; Gets in the way of everyday life: no; " \
            "Parent is worried: not sure" in text
     assert "Lost a skill: No" in text
@@ -591,7 +591,7 @@ def test_the_summary_for_the_doctor(flow: ScreenFlow) -> None:
     assert file.document.filename == "ot-checklist-2026-03-01.pdf"
     pdf = file.document.content
     assert pdf.startswith(b"%PDF")
-    for words in (b"Spoon, buttons and zippers: Often", b"Date: 2026-03-01", b"Self-care",
+    for words in (b"Using their hands: Often", b"Date: 2026-03-01", b"Self-care",
                   b"not a diagnosis"):
         assert words in pdf
 
@@ -603,7 +603,7 @@ def test_the_summary_falls_back_to_text_without_fpdf2(flow: ScreenFlow,
     document = summary_of(parent)[-1].document
     assert document is not None and document.filename.endswith(".txt")
     content = document.content.decode("utf-8")
-    assert "1. Spoon, buttons and zippers: Often" in content
+    assert "1. Using their hands: Often" in content
     assert "<b>" not in content and "- Self-care: worth discussing" in content
 
 

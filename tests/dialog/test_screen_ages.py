@@ -251,8 +251,20 @@ def test_the_summary_keeps_everything(flow: ScreenFlow, band: str | None) -> Non
         else:
             assert "Skipped" not in line, line
     assert "Lost a skill: No" in text and "Areas to discuss" in text
+    strengths = text.split("What is going well")[1].split("The signs and the answers")[0]
+    assert "talking and getting along with others" in strengths  # answered "rarely"
     assert "Ideas the parent was given to try at home" in text
     assert "vision and hearing" in text
     assert "not a diagnosis" in text.splitlines()[-1]
     assert file.document is not None
 
+
+
+@pytest.mark.parametrize("band", [None, *BANDS])
+def test_the_longest_summary_prints_on_one_page(flow: ScreenFlow, band: str | None) -> None:
+    parent = Parent(flow).start().press("Start", label(band) if band else "Skip")
+    answer(parent, *(("Often", "Yes", "Yes"),) * (len(asked(band)) if band else 8))
+    parent.press("Yes", "See my results")
+    document = summary_of(parent)[-1].document
+    assert document is not None and document.filename.endswith(".pdf")
+    assert len(re.findall(rb"/Type /Page\b", document.content)) == 1

@@ -94,13 +94,13 @@ def test_yaml_syntax(folder: Path) -> None:
 
 
 def test_unknown_field(folder: Path) -> None:
-    line = edit(folder, "    strength: coping with different clothes",
-                "    strenght: coping with different clothes")
+    line = edit(folder, "    strength: coping with different textures",
+                "    strenght: coping with different textures")
     assert_reported(folder, line, "unknown field 'strenght' in an item (did you mean 'strength'?)")
 
 
 def test_missing_field(folder: Path) -> None:
-    edit(folder, "    strength: moving, balancing and climbing\n", "")
+    edit(folder, "    strength: moving and balancing\n", "")
     assert_reported(folder, line_of(folder, "  - id: clumsy"), "missing field 'strength'")
 
 

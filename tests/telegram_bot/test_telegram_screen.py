@@ -107,3 +107,29 @@ async def test_many_parents_screen_at_once_without_mixing(
         other = "Not sure" if n % 2 else "Rarely or never"
         assert other not in review, (n, review)
     assert fake_api.rejected == [], fake_api.dump_calls()
+
+
+async def test_details_and_a_new_checklist_come_as_new_messages_below_the_results(
+        fake_api: FakeBotApi, tmp_path: Path) -> None:
+    parent = Parent(fake_api, CHAT)
+    async with running_bot(fake_api, tmp_path):
+        [intro] = await parent.say("/screen")
+        [age] = await parent.press(intro, "Start")
+        [q1] = await parent.press(age, "Under 12 months")
+        [impact] = await parent.press(q1, "Often")
+        [worry] = await parent.press(impact, "Yes")
+        [message] = await parent.press(worry, "No")
+        for _ in range(4):
+            [message] = await parent.press(message, "Rarely")
+        [review] = await parent.press(message, "No")
+        [results] = await parent.press(review, "results")
+        assert len(results["text"]) <= 1000 and "Next steps" in results["text"]
+        [more] = await parent.press(results, "Details")
+        assert more["message_id"] != results["message_id"]
+        assert "Things to try at home" in more["text"] and "tummy time" in more["text"]
+        [fresh] = await parent.press(results, "Start a new checklist")
+        assert fresh["message_id"] not in (results["message_id"], more["message_id"])
+        assert "How old" in fresh["text"]
+    shown = {message["message_id"]: message["text"] for message in fake_api.chat(CHAT)}
+    assert shown[results["message_id"]] == results["text"]  # the results are still there
+    assert fake_api.rejected == [], fake_api.dump_calls()
