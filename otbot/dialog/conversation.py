@@ -15,7 +15,16 @@ from typing import Any
 from otbot.dialog.callbacks import Callback, decode, encode
 from otbot.dialog.checklist import ScreenFlow
 from otbot.dialog.replies import Button, Reply, Turn, rows
-from otbot.effects import NONE_OF_THESE, Answered, Effect, Forget, Miss, MissKind, Vote
+from otbot.effects import (
+    NONE_OF_THESE,
+    Answered,
+    Decided,
+    Effect,
+    Forget,
+    Miss,
+    MissKind,
+    Vote,
+)
 from otbot.kb import Entry, KnowledgeBase
 from otbot.kb.markup import escape, visible_text
 from otbot.understanding.followup import FollowUp, Reading, follow_up
@@ -230,13 +239,15 @@ class Conversation:
 
     def _effects(self, decision: Decision, text: str, lean: FollowUp | None) -> list[Effect]:
         """What maintainers and counts learn from a text's decision."""
+        declined = decision.kind is DecisionKind.FALLBACK and decision.detail is not None
+        counted = Decided("declined" if declined else decision.kind.value)
         if decision.kind is DecisionKind.ANSWER and decision.topic:
-            return [Answered(decision.topic)]
+            return [counted, Answered(decision.topic)]
         if decision.kind is not DecisionKind.FALLBACK or not text.strip():
-            return []
-        if decision.detail is not None:
-            return [_miss(text, MissKind.DECLINED, decision.detail)]
-        return [_miss(text, MissKind.FOLLOWUP if lean else MissKind.FALLBACK)]
+            return [counted]
+        if declined:
+            return [counted, _miss(text, MissKind.DECLINED, decision.detail)]
+        return [counted, _miss(text, MissKind.FOLLOWUP if lean else MissKind.FALLBACK)]
 
     def decision_replies(self, decision: Decision, *, again: bool = False) -> list[Reply]:
         """What the parent reads for a matcher decision."""

@@ -10,7 +10,7 @@ import pytest
 from otbot.dialog.callbacks import decode, encode
 from otbot.dialog.conversation import Conversation, Event, EventKind, State, parse_command
 from otbot.dialog.replies import Reply, Turn
-from otbot.effects import NONE_OF_THESE, Answered, Forget, Miss, MissKind, Vote
+from otbot.effects import NONE_OF_THESE, Answered, Decided, Forget, Miss, MissKind, Vote
 from otbot.kb import KnowledgeBase, load_knowledge
 
 NOW = dt.datetime(2026, 11, 27, 20, 0, tzinfo=dt.UTC)
@@ -50,7 +50,7 @@ def test_an_answer_has_related_topics_feedback_and_share(bot: Conversation) -> N
     turn, state = say(bot, "does insurance pay for OT?")
     [reply] = turn.replies
     assert actions(reply) == ["a", "a", "a", "v", "v", "share"]
-    assert turn.effects == [Answered("insurance")]
+    assert turn.effects == [Decided("answer"), Answered("insurance")]
     # Only what a follow-up may lean on is kept: the topic and its runners-up, no text.
     assert set(state) == {"context"} and state["context"]["topic"] == "insurance"
 
@@ -72,11 +72,12 @@ def test_clarify_keeps_the_question_one_turn_for_none_of_these(twins_folder: Pat
 
 def test_fallback_is_recorded_as_a_miss_but_urgent_never(bot: Conversation) -> None:
     turn, _ = say(bot, "zebra crossing paint colours")
-    assert turn.effects == [Miss("zebra crossing paint colours")]
+    assert turn.effects == [Decided("fallback"), Miss("zebra crossing paint colours")]
     assert actions(turn.replies[0]) == ["m", "m", "scr"]  # other words, topics, checklist
     assert "emergency number" in turn.replies[0].text  # the safety line
     turn, _ = say(bot, "he swallowed a button battery")
-    assert turn.effects == [] and len(turn.replies) == 1 and not turn.replies[0].buttons
+    assert turn.effects == [Decided("urgent")]
+    assert len(turn.replies) == 1 and not turn.replies[0].buttons
 
 
 def test_self_harm_adds_the_crisis_line(bot: Conversation) -> None:
@@ -162,7 +163,7 @@ def test_a_follow_up_is_read_with_the_last_answer(bot: Conversation) -> None:
     topic = state["context"]["topic"]
     turn, state = say(bot, "tell me more", state)
     more = bot.kb.entries[topic].related[0]
-    assert turn.effects == [Answered(more)] and state["context"]["topic"] == more
+    assert Answered(more) in turn.effects and state["context"]["topic"] == more
 
 
 def test_an_ordinal_picks_an_offered_option(twins_folder: Path) -> None:
@@ -177,7 +178,7 @@ def test_an_ordinal_picks_an_offered_option(twins_folder: Path) -> None:
 def test_a_new_question_is_not_bent_towards_the_last_topic(bot: Conversation) -> None:
     _, state = say(bot, "what is sensory processing?")
     turn, _ = say(bot, "does insurance pay for OT?", state)
-    assert turn.effects == [Answered("insurance")]
+    assert Answered("insurance") in turn.effects
 
 
 def test_context_expires(bot: Conversation) -> None:
