@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from otbot.kb.screen import read_screen
 from otbot.kb.yamlfile import MarkedDict, MarkedList, Problem
 
 ANSWER_ADVISED_LENGTH = 900  # what a parent reads comfortably on a phone
+VERDICT = re.compile(r"\s*(yes|no)\b\s*[.,!;:]", re.IGNORECASE)
 ENTRY_FIELDS = {"id", "question", "alternates", "answer", "keywords", "related", "area",
                 "source", "reviewed", "reviewed_by", "offer_screen", "draft"}
 
@@ -52,6 +54,10 @@ def _entry(reader: Reader, data: Any, path: str, theme: str, line: int) -> Entry
         reader.warn(path, data.line_of("answer"),
                     f"answer is {len(visible_text(answer))} characters; "
                     f"keep it under about {ANSWER_ADVISED_LENGTH} for a phone screen")
+    if answer and VERDICT.match(visible_text(answer)):
+        reader.warn(path, data.line_of("answer"),
+                    "answer opens with a bare Yes or No, which reads as a verdict on the child: "
+                    "open with what the answer is about instead")
     keywords, related = reader.texts(data, "keywords", path), reader.texts(data, "related", path)
     area = data.get("area")
     if area is not None and (not isinstance(area, str) or area not in AREAS):

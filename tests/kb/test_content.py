@@ -1,0 +1,69 @@
+"""Every answer is short, plain and ends with a next step; none copies the founding article."""
+
+from __future__ import annotations
+
+import re
+import statistics
+
+import pytest
+import textstat
+from paths import ROOT
+
+from otbot.kb import KnowledgeBase
+from otbot.kb.markup import visible_text
+from otbot.understanding.text import words
+
+MAX_CHARS = 900
+MAX_GRADE, MAX_MEDIAN_GRADE = 8.0, 6.5
+COPIED_RUN = 10  # words in a row shared with the article
+# Where an answer points the parent next: a command, or whom to ask.
+NEXT_STEP = re.compile(r"/screen|/topics|/help|/privacy|/forget|doctor|pediatrician|paediatrician|\bGP\b|"
+                       r"health visitor|therapist|\bOT\b|teacher|school|nurse|call|ask|contact",
+                       re.IGNORECASE)
+
+
+def plain(answer: str) -> str:
+    """An answer as a reader sees it, each list item a sentence of its own."""
+    return visible_text(answer).replace("•", "\n")
+
+
+def test_every_answer_fits_a_phone(shipped_kb: KnowledgeBase) -> None:
+    long = {e.id: len(plain(e.answer)) for e in shipped_kb.entries.values()
+            if len(plain(e.answer)) > MAX_CHARS}
+    assert long == {}
+
+
+def test_answers_are_plain_reading(shipped_kb: KnowledgeBase) -> None:
+    grades = {e.id: textstat.flesch_kincaid_grade(plain(e.answer))
+              for e in shipped_kb.entries.values()}
+    assert {k: g for k, g in grades.items() if g > MAX_GRADE} == {}
+    assert statistics.median(grades.values()) <= MAX_MEDIAN_GRADE
+
+
+def test_every_answer_ends_with_a_next_step(shipped_kb: KnowledgeBase) -> None:
+    missing = [e.id for e in shipped_kb.entries.values()
+               if not NEXT_STEP.search(plain(e.answer).strip().split("\n")[-1])]
+    assert missing == []
+
+
+def test_no_answer_opens_with_a_verdict(shipped_kb: KnowledgeBase) -> None:
+    assert [e.id for e in shipped_kb.entries.values()
+            if re.match(r"\s*(yes|no)\b\s*[.,!;:]", plain(e.answer), re.IGNORECASE)] == []
+
+
+@pytest.fixture(scope="module")
+def article_runs() -> set[tuple[str, ...]]:
+    """Every run of COPIED_RUN words of the founding article."""
+    text = words((ROOT / "eval" / "ot-for-children.md").read_text(encoding="utf-8"))
+    return {tuple(text[i : i + COPIED_RUN]) for i in range(len(text) - COPIED_RUN + 1)}
+
+
+def test_no_answer_copies_the_article(shipped_kb: KnowledgeBase,
+                                      article_runs: set[tuple[str, ...]]) -> None:
+    copied = []
+    for entry in shipped_kb.entries.values():
+        text = words(plain(entry.answer))
+        copied += [(entry.id, " ".join(text[i : i + COPIED_RUN]))
+                   for i in range(len(text) - COPIED_RUN + 1)
+                   if tuple(text[i : i + COPIED_RUN]) in article_runs]
+    assert copied == []
