@@ -17,8 +17,9 @@ MAX_CHARS = 900
 MAX_GRADE, MAX_MEDIAN_GRADE = 8.0, 6.5
 COPIED_RUN = 10  # words in a row shared with the article
 # Where an answer points the parent next: a command, or whom to ask.
-NEXT_STEP = re.compile(r"/screen|/topics|/help|/privacy|/forget|doctor|pediatrician|paediatrician|\bGP\b|"
-                       r"health visitor|therapist|\bOT\b|teacher|school|nurse|call|ask|contact",
+NEXT_STEP = re.compile(r"/screen|/topics|/help|/privacy|/forget|doctor|pediatrician|"
+                       r"paediatrician|\bGP\b|health visitor|therapist|\bOT\b|teacher|school|"
+                       r"nurse|call|ask|contact",
                        re.IGNORECASE)
 
 
