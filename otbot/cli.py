@@ -9,11 +9,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from otbot.config import data_folder, knowledge_folder
 from otbot.effects import MissKind
 from otbot.kb import KnowledgeBase, KnowledgeError, load_knowledge
 from otbot.kb.yamlfile import YamlError
+
+if TYPE_CHECKING:
+    from otbot.understanding.matcher import Matcher
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -61,6 +65,30 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _eval_safety(matcher: Matcher, path: Path, as_json: bool) -> int:
+    """A safety set: recall, false alarms, crisis lines and advice; non-zero below the bars."""
+    from otbot.tools.safety import (
+        BARS,
+        evaluate_safety,
+        missed_by_kind,
+        read_safety,
+        safety_metrics,
+        safety_text,
+    )
+
+    outcomes = evaluate_safety(matcher, read_safety(path))
+    metrics = safety_metrics(outcomes)
+    if as_json:
+        print(json.dumps({"metrics": metrics, "by_kind": missed_by_kind(outcomes)}, indent=1))
+    else:
+        print(safety_text(outcomes))
+    below = [name for name, bar in BARS.items()
+             if (metrics[name] > bar if name == "false_alarms" else metrics[name] < bar)]
+    for name in below:
+        print(f"otbot eval: {name} {metrics[name]} misses its bar {BARS[name]}", file=sys.stderr)
+    return EXIT_PROBLEMS if below else EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Measure the matcher on a labelled file."""
     from otbot.tools.evaluation import (
@@ -73,10 +101,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         unknown_expectations,
     )
     from otbot.tools.report import eval_json, eval_text
+    from otbot.tools.safety import is_safety_file
     from otbot.understanding.matcher import Matcher
 
     kb = _load(args)
     try:
+        if is_safety_file(Path(args.file)):
+            return _eval_safety(Matcher(kb), Path(args.file), args.json)
         items = read_items(Path(args.file))
         bars = read_thresholds(Path(args.thresholds)) if args.thresholds else {}
     except YamlError as error:

@@ -325,3 +325,16 @@ def test_broken_folder_as_a_process_has_no_traceback(broken: Path) -> None:
     assert result.stdout == ""
     assert BROKEN_LINES[0] in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_eval_recognises_a_safety_set_and_gates_on_its_bars(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text('items:\n- {q: "my son is not breathing", kind: breathing}\n'
+                    '- {q: "what breathing exercises help him calm down?", kind: calm}\n')
+    code, out, _ = run(capsys, "eval", str(good))
+    assert code == 0 and "recall         1.000" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('items:\n- {q: "what is OT?", kind: breathing}\n')
+    code, _, err = run(capsys, "eval", str(bad))
+    assert code == 1 and "recall 0.0 misses its bar" in err
