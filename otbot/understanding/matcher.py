@@ -22,6 +22,7 @@ from otbot.understanding.urgent import UrgentDetector
 MAX_INPUT = 2000  # characters looked at: a 20,000-character message is not 10x more question
 FUZZY_POOL = 15  # entries whose wordings get the (costlier) fuzzy comparison
 RANKED = 10  # candidates a ranking returns
+DECIDED_ON = 3  # the best candidates a decision looks at (and offers as choices)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ class Matcher:
         # wording's terms, for the `wording` evidence of a candidate.
         frequency = Counter(t for terms in self._doc_terms for t in terms)
         self._idf = {t: math.log(len(documents) / n) for t, n in frequency.items()}
-        self._wording_terms = [frozenset(sentence.split()) for sentence in self._sentences]
+        self._wordings = [(terms, sum(self._idf.get(t, 0.0) for t in terms))
+                          for terms in (frozenset(s.split()) for s in self._sentences)]
 
     def decide(self, text: str) -> Decision:
         """The decision for one message; never raises on any text."""
@@ -189,8 +191,8 @@ class Matcher:
         score = dict(zip(pool, hybrid.tolist(), strict=True))
         faq = len(self.topics)
         declined = self._candidate(order[0], score, weights, total) if order[0] >= faq else None
-        candidates = [self._candidate(i, score, weights, total)
-                      for i in [i for i in order if i < faq][:limit]]
+        candidates = [self._candidate(i, score, weights, total, wording=rank < DECIDED_ON)
+                      for rank, i in enumerate([i for i in order if i < faq][:limit])]
         # Topics the message shares no word with fill the list, so there are always `limit`.
         chosen = {c.topic for c in candidates}
         unseen = (Candidate(t, 0.0) for t in self.topics if t not in chosen)
@@ -198,21 +200,17 @@ class Matcher:
         return Ranking(candidates, round(domain, 4), declined)
 
     def _candidate(self, index: int, score: dict[int, float], weights: dict[str, float],
-                   total: float) -> Candidate:
+                   total: float, *, wording: bool = True) -> Candidate:
+        """A ranked document; `wording` is left at 0 where no decision will look at it."""
         covered = sum(w for t, w in weights.items() if t in self._doc_terms[index])
         return Candidate(self._ids[index], round(score[index], 4), round(covered / total, 4),
-                         round(self._wording_cover(index, weights), 4))
+                         round(self._wording_cover(index, weights), 4) if wording else 0.0)
 
     def _wording_cover(self, index: int, weights: dict[str, float]) -> float:
         """The largest share of one of the document's wordings that the message contains."""
         start, end = self._spans[index]
-        best = 0.0
-        for terms in self._wording_terms[start:end]:
-            whole = sum(self._idf.get(t, 0.0) for t in terms)
-            if whole:
-                best = max(best, sum(self._idf.get(t, 0.0) for t in terms if t in weights)
-                           / whole)
-        return best
+        return max((sum(self._idf[t] for t in terms if t in weights) / whole
+                    for terms, whole in self._wordings[start:end] if whole), default=0.0)
 
     def _fuzzy(self, query: str, pool: list[int]) -> np.ndarray:
         """Best whole-string similarity (0..1) of the query to each pooled entry's wordings."""

@@ -16,6 +16,7 @@ from rapidfuzz import fuzz, process
 # many near neighbours, and a wrong fix there costs more than the typo.
 TYPO_MIN_LENGTH = 4
 TYPO_CUTOFF = 80.0
+CACHED_WORDS = 20_000  # distinct words whose correction is remembered (a few MB at most)
 
 # A short list on purpose: wh-words and negations carry meaning in short questions
 # ("what is OT" vs "why OT"), so they stay.
@@ -158,8 +159,10 @@ class TypoFixer:
         self._by_initial: dict[str, list[str]] = {}
         for word in sorted(self.vocabulary):
             self._by_initial.setdefault(word[0], []).append(word)
+        # Parents' words repeat: each distinct one is looked up once.
+        self.fix = functools.lru_cache(maxsize=CACHED_WORDS)(self._fix)
 
-    def fix(self, token: str) -> str:
+    def _fix(self, token: str) -> str:
         """The vocabulary word a typo was meant to be, or the token as it is."""
         if (len(token) < self.min_length or token in self.vocabulary or not token.isalpha()
                 or english_words().get(token, 0) >= max(self.rare_word_count, 1)):

@@ -72,23 +72,22 @@ class _PhraseFinder:
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         self._by_first: dict[str, list[Phrase]] = {}
-        self._by_prefix: dict[str, list[Phrase]] = {}
+        # Phrases whose first word is a prefix ("breath*"), by the prefix's first two letters.
+        self._by_prefix: dict[str, list[tuple[str, Phrase]]] = {}
         for phrase in set(phrases):
             first = phrase[0]
             if first.endswith("*"):
-                self._by_prefix.setdefault(first[:-1], []).append(phrase)
+                self._by_prefix.setdefault(first[:2], []).append((first[:-1], phrase))
             else:
                 self._by_first.setdefault(first, []).append(phrase)
-        self._prefixes = tuple(self._by_prefix)
 
     def find(self, tokens: list[str]) -> dict[Phrase, list[Span]]:
         """Every phrase that occurs in the tokens, word for word and in order, with spans."""
         found: dict[Phrase, list[Span]] = {}
         for i, token in enumerate(tokens):
-            candidates = self._by_first.get(token, [])
-            if token.startswith(self._prefixes):
-                candidates = candidates + [p for prefix, group in self._by_prefix.items()
-                                           if token.startswith(prefix) for p in group]
+            candidates = self._by_first.get(token, []) + [
+                phrase for prefix, phrase in self._by_prefix.get(token[:2], ())
+                if token.startswith(prefix)]
             for phrase in candidates:
                 rest = tokens[i + 1 : i + len(phrase)]
                 if len(rest) == len(phrase) - 1 and all(
@@ -106,36 +105,47 @@ class _Compiled:
     combinations: tuple[tuple[Item, ...], ...]
     unless: Item
 
-    def fires(self, found: dict[Phrase, list[Span]]) -> bool:
-        """Whether a combination occurs within the window with no calm context beside it.
+    def occurs(self, places: list[list[Span]], calm: list[Span]) -> bool:
+        """Whether one place of each item lies within the window, with no calm context by it.
 
         A whole-message kind has no window, and any calm context in the message cancels it.
         """
-        calm = [span for phrase in self.unless for span in found.get(phrase, ())]
         if self.kind.whole_message:
-            return not calm and any(all(any(p in found for p in item) for item in combination)
-                                    for combination in self.combinations)
-        return any(self._occurs(combination, found, calm) for combination in self.combinations)
-
-    @staticmethod
-    def _occurs(combination: tuple[Item, ...], found: dict[Phrase, list[Span]],
-                calm: list[Span]) -> bool:
-        places = [[span for phrase in item for span in found.get(phrase, ())]
-                  for item in combination]
-        if not all(places):
-            return False
-        for chosen in itertools.product(*places):
-            start, end = min(s for s, _ in chosen), max(e for _, e in chosen)
-            if end - start > WINDOW:
-                continue
-            if not any(s <= end + CALM_REACH and e >= start - CALM_REACH for s, e in calm):
-                return True
+            return not calm
+        # Anchored on the rarest item, only the places within the window of it are tried:
+        # a long message with "he" forty times does not try every combination of them.
+        for anchor, _ in min(places, key=len):
+            near = [[(s, e) for s, e in place if abs(s - anchor) <= WINDOW] for place in places]
+            for chosen in itertools.product(*near):
+                start, end = min(s for s, _ in chosen), max(e for _, e in chosen)
+                if end - start <= WINDOW and not any(
+                        s <= end + CALM_REACH and e >= start - CALM_REACH for s, e in calm):
+                    return True
         return False
 
     def phrases(self) -> set[Phrase]:
         """Every phrase the kind looks for."""
         return {p for combination in self.combinations for item in combination for p in item
                 } | set(self.unless)
+
+
+UNLESS = -1  # the role of a calm phrase, beside the item positions 0, 1, ...
+Role = tuple[int, int, int]  # kind, combination, item (or UNLESS)
+
+
+def _segments(found: dict[Phrase, list[Span]], lengths: list[int]
+              ) -> list[dict[Phrase, list[Span]]]:
+    """The phrases found in each sentence, and in each two neighbouring sentences."""
+    starts = list(itertools.accumulate([0, *lengths]))
+
+    def within(lo: int, hi: int) -> dict[Phrase, list[Span]]:
+        inside = {p: [(s, e) for s, e in spans if lo <= s and e < hi]
+                  for p, spans in found.items()}
+        return {p: spans for p, spans in inside.items() if spans}
+
+    count = len(lengths)
+    return [within(starts[i], starts[i + 1]) for i in range(count)] + [
+        within(starts[i], starts[i + 2]) for i in range(count - 1)]
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,16 @@ class UrgentDetector:
         ]
         phrases = set().union(*(c.phrases() for c in self._kinds), self._anywhere) - {()}
         self._finder = _PhraseFinder(phrases)
+        # What each phrase can be to each kind: most messages hold a few dozen phrases, so
+        # the work follows what was found, not the thousands of wordings that could be.
+        self._roles: dict[Phrase, list[Role]] = {}
+        for k, compiled in enumerate(self._kinds):
+            for c, combination in enumerate(compiled.combinations):
+                for i, alternatives in enumerate(combination):
+                    for phrase in set(alternatives):
+                        self._roles.setdefault(phrase, []).append((k, c, i))
+            for phrase in set(compiled.unless):
+                self._roles.setdefault(phrase, []).append((k, 0, UNLESS))
         # Whole words only: a prefix ("breath*") is no spelling to correct towards.
         vocabulary = {w for phrase in phrases for w in phrase if not w.endswith("*")}
         self._typos = TypoFixer(vocabulary, min_length=TYPO_MIN_LENGTH, cutoff=TYPO_CUTOFF,
@@ -176,24 +196,40 @@ class UrgentDetector:
     def detect(self, text: str) -> Finding:
         """Every kind the message triggers, as typed and with typos fixed, in urgent.yaml order."""
         fired: set[str] = set()
-        # Sentence kinds are read sentence by sentence, and two neighbours together ("He hit
-        # his head. Now he's been sick."); whole-message kinds on all of it.
-        sentences = [s for s in _SENTENCE.split(text) if s.strip()]
-        segments = [(sentence, False) for sentence in sentences]
-        segments += [(f"{a} {b}", False) for a, b in itertools.pairwise(sentences)]
-        segments.append((text, True))
-        for segment, whole in segments:
-            typed = _tokens(segment)
-            # Each reading is checked once: most sentences read the same both ways.
-            for tokens in dict.fromkeys((tuple(typed), tuple(map(self._typos.fix, typed)))):
-                found = self._finder.find(list(tokens))
-                if any(phrase in found for phrase in self._anywhere):
-                    continue
-                fired.update(c.kind.id for c in self._kinds if c.kind.id not in fired
-                             and c.kind.whole_message is whole and c.fires(found))
+        typed = [_tokens(s) for s in _SENTENCE.split(text) if s.strip()]
+        fixed = [[self._typos.fix(t) for t in sentence] for sentence in typed]
+        # Each reading is checked once: most messages read the same both ways.
+        for reading in ([typed, fixed] if fixed != typed else [typed]):
+            flat = [t for sentence in reading for t in sentence]
+            found = self._finder.find(flat)
+            # Sentence kinds are read sentence by sentence, and two neighbours together ("He
+            # hit his head. Now he's been sick."); whole-message kinds on all of it.
+            for segment in _segments(found, [len(s) for s in reading]):
+                self._fire(segment, False, fired)
+            self._fire(found, True, fired)
         kinds = [c.kind for c in self._kinds if c.kind.id in fired]
         return Finding(tuple(k for k in kinds if k.level is Level.EMERGENCY),
                        tuple(k for k in kinds if k.level is Level.SOON))
+
+    def _fire(self, found: dict[Phrase, list[Span]], whole: bool, fired: set[str]) -> None:
+        """Add the kinds of one reading (sentence kinds, or whole-message ones) that fire."""
+        if any(phrase in found for phrase in self._anywhere):
+            return
+        places: dict[tuple[int, int], dict[int, list[Span]]] = {}
+        calm: dict[int, list[Span]] = {}
+        for phrase, spans in found.items():
+            for k, c, i in self._roles.get(phrase, ()):
+                if i == UNLESS:
+                    calm.setdefault(k, []).extend(spans)
+                else:
+                    places.setdefault((k, c), {}).setdefault(i, []).extend(spans)
+        for (k, c), items in places.items():
+            compiled = self._kinds[k]
+            if (compiled.kind.id in fired or compiled.kind.whole_message is not whole
+                    or len(items) < len(compiled.combinations[c])):
+                continue
+            if compiled.occurs([items[i] for i in range(len(items))], calm.get(k, [])):
+                fired.add(compiled.kind.id)
 
     def reply(self, kind_ids: Iterable[str], language: str = "en") -> str:
         """The emergency reply: a line in the parent's language, each kind's advice (crisis
