@@ -211,8 +211,12 @@ class SqliteStore:
             "SELECT topic, answered, helpful, unhelpful FROM topic_counts ORDER BY topic")}
 
     def misses(self) -> list[tuple[str, str]]:
-        """Unanswered questions (normalised text, day), oldest first."""
-        return list(self._db.execute("SELECT text, day FROM misses ORDER BY id"))
+        """Questions that found no answer (normalised text, day), oldest first.
+
+        Only that kind: /stats lists what to write next, not 👎 votes or choices taken.
+        """
+        return list(self._db.execute(
+            "SELECT text, day FROM misses WHERE kind = 'fallback' ORDER BY id"))
 
     def miss_details(self, since: str | None = None
                      ) -> list[tuple[str, str, str, str | None, tuple[str, ...]]]:

@@ -113,8 +113,10 @@ async def test_misses_are_kept_without_anyone_attached(
         await parent.say(UNKNOWN)
         [clarify] = await parent.say(vague)
         await parent.press(clarify, "None of these")
-        misses = app.bot_data["runtime"].store.misses()
-    assert len(misses) == 2 and "australia" in misses[0][0]
+        misses = app.bot_data["runtime"].store.miss_details()
+    # The question with no answer, and the "did you mean" offer turned down.
+    assert [kind for _, _, kind, _, _ in misses] == ["fallback", "clarify"]
+    assert "australia" in misses[0][0]
     with sqlite3.connect(tmp_path / DB) as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(misses)")}
         days = [day for (day,) in db.execute("SELECT day FROM misses")]
