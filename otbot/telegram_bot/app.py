@@ -254,20 +254,27 @@ def message_event(message: Message, username: str, bot_id: int, now: dt.datetime
     return None
 
 
-async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A new message: a question, a command, or something that is not text."""
-    message = update.message
+def _received(update: Update, message: Message | None, context: ContextTypes.DEFAULT_TYPE
+              ) -> tuple[Event, Source] | None:
+    """What a message means and where it came from, or None when the bot stays silent."""
     if message is None or message.from_user is None:
-        return
-    runtime = _runtime(context)
+        return None
     event = message_event(message, context.bot.username, context.bot.id,
                           dt.datetime.now(dt.UTC))
     if event is None:
+        return None
+    return event, Source(message.chat.id, message.from_user.id, update.update_id,
+                         thread_id=_thread(message))
+
+
+async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A new message: a question, a command, or something that is not text."""
+    received = _received(update, update.message, context)
+    if received is None:
         return
-    source = Source(message.chat.id, message.from_user.id, update.update_id,
-                    thread_id=_thread(message))
+    runtime, (event, source) = _runtime(context), received
     if event.kind is EventKind.COMMAND and event.command in ("reload", "stats") and \
-            message.from_user.id in runtime.config.admin_ids:
+            source.user_id in runtime.config.admin_ids:
         await _admin(runtime, context, source, event.command)
         return
     await runtime.process(context.bot, source, event)
@@ -279,17 +286,12 @@ async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     Answering every edit again would repeat answers; missing an emergency typed as a
     correction ("he is NOT breathing") would be far worse.
     """
-    message = update.edited_message
-    if message is None or message.from_user is None:
-        return
+    received = _received(update, update.edited_message, context)
     runtime = _runtime(context)
-    event = message_event(message, context.bot.username, context.bot.id,
-                          dt.datetime.now(dt.UTC))
-    if event is None or event.kind is not EventKind.TEXT \
-            or not runtime.conversation.is_urgent(event.text):
+    if received is None or received[0].kind is not EventKind.TEXT \
+            or not runtime.conversation.is_urgent(received[0].text):
         return
-    source = Source(message.chat.id, message.from_user.id, update.update_id,
-                    thread_id=_thread(message))
+    event, source = received
     await runtime.process(context.bot, source, event)
 
 

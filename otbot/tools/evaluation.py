@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -70,15 +71,19 @@ class Report:
         return [o for o in self.outcomes if not o.correct]
 
 
-def read_items(path: Path) -> list[Item]:
-    """Read an eval file; raise YamlError naming the file and line of the first bad item."""
+def labelled(path: Path) -> list[tuple[Any, int]]:
+    """The items of a labelled file (`items:` list) with their lines, or YamlError."""
     data = load_yaml(path, str(path))
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise YamlError(Problem(str(path), 1, "an eval file needs a list under 'items'"))
+        raise YamlError(Problem(str(path), 1, "a labelled file needs a list under 'items'"))
+    return list(zip(items, getattr(items, "item_lines", [1] * len(items)), strict=True))
+
+
+def read_items(path: Path) -> list[Item]:
+    """Read an eval file; raise YamlError naming the file and line of the first bad item."""
     result = []
-    for index, raw in enumerate(items):
-        line = items.item_lines[index] if hasattr(items, "item_lines") else 1
+    for raw, line in labelled(path):
         if not isinstance(raw, MarkedDict) or not isinstance(raw.get("q"), str):
             raise YamlError(Problem(str(path), line, "each item needs a text 'q'"))
         expect = raw.get("expect")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from otbot.dialog.conversation import Conversation, Event, EventKind, State
-from otbot.kb.yamlfile import MarkedDict, Problem, YamlError, load_yaml
+from otbot.kb.yamlfile import MarkedDict, Problem, YamlError
+from otbot.tools.evaluation import labelled
 from otbot.understanding.matcher import Decision, DecisionKind
 
 SPECIAL = {"none": DecisionKind.FALLBACK, "smalltalk": DecisionKind.SMALLTALK,
@@ -26,12 +27,8 @@ class Dialogue:
 
 def read_dialogues(path: Path) -> list[Dialogue]:
     """Read a follow-up file; raise YamlError naming the file and line of the first bad item."""
-    data = load_yaml(path, str(path))
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise YamlError(Problem(str(path), 1, "a follow-up file needs a list under 'items'"))
     result = []
-    for raw, line in zip(items, getattr(items, "item_lines", [1] * len(items)), strict=True):
+    for raw, line in labelled(path):
         expect = raw.get("expect") if isinstance(raw, MarkedDict) else None
         expected = [expect] if isinstance(expect, str) else expect
         if not (isinstance(raw, MarkedDict) and isinstance(raw.get("first"), str)

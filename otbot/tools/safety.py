@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from otbot.kb.yamlfile import MarkedDict, Problem, YamlError, load_yaml
+from otbot.tools.evaluation import labelled
 from otbot.understanding.matcher import Decision, DecisionKind, Matcher
 
 CALM = "calm"
@@ -60,12 +61,8 @@ class SafetyOutcome:
 
 def read_safety(path: Path) -> list[SafetyItem]:
     """Read a safety file; raise YamlError naming the file and line of the first bad item."""
-    data = load_yaml(path, str(path))
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise YamlError(Problem(str(path), 1, "a safety file needs a list under 'items'"))
     result = []
-    for raw, line in zip(items, getattr(items, "item_lines", [1] * len(items)), strict=True):
+    for raw, line in labelled(path):
         kind = raw.get("kind") if isinstance(raw, MarkedDict) else None
         kinds = [kind] if isinstance(kind, str) else kind
         if (not isinstance(raw, MarkedDict) or not isinstance(raw.get("q"), str)
