@@ -76,7 +76,7 @@ def labelled(path: Path) -> list[tuple[Any, int]]:
     data = load_yaml(path, str(path))
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise YamlError(Problem(str(path), 1, "a labelled file needs a list under 'items'"))
+        raise YamlError(Problem(str(path), 1, "an eval file needs a list under 'items'"))
     return list(zip(items, getattr(items, "item_lines", [1] * len(items)), strict=True))
 
 

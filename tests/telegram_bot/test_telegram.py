@@ -75,10 +75,11 @@ async def test_clarify_offers_buttons_and_none_of_these_leads_to_the_fallback(
         assert labels(clarify) == ["Tell me about red apples", "Tell me about green apples",
                                    "None of these", "✏️ Ask in other words"]
         [fallback] = await parent.press(clarify, "None of these")
-        misses = app.bot_data["runtime"].store.misses()
+        misses = app.bot_data["runtime"].store.miss_details()
     assert "don't have a good answer" in fallback["text"]
     assert fallback["message_id"] == clarify["message_id"]  # edited in place
-    assert [text for text, _ in misses] == ["what about apples"]
+    assert [(text, kind, taken) for text, _, kind, taken, _ in misses] == [
+        ("what about apples", "clarify", "none")]
     assert_strict(fake_api)
 
 
