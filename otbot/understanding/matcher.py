@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +24,12 @@ MAX_INPUT = 2000  # characters looked at: a 20,000-character message is not 10x 
 FUZZY_POOL = 15  # entries whose wordings get the (costlier) fuzzy comparison
 RANKED = 10  # candidates a ranking returns
 DECIDED_ON = 3  # the best candidates a decision looks at (and offers as choices)
+LONG_MESSAGE = 3  # sentences from which a message is a story with a question in it
+QUESTION_WEIGHT = 3.0  # how much more a question sentence counts than the background
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_QUESTION_START = re.compile(
+    r"(how|what|why|when|where|who|which|can|could|should|would|will|is|are|do|does|did|"
+    r"has|have|any)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -172,7 +179,7 @@ class Matcher:
         rare it is in English, so "told", "friend" or "ask" in a polite preamble do not
         outweigh the words of the question itself.
         """
-        weighted = self.analyzer.weighted_terms(text[:MAX_INPUT], fix_typos=True)
+        weighted = self._question_weighted(text[:MAX_INPUT])
         total = sum(weight for _, weight in weighted)
         if not weighted or not total:
             return Ranking([Candidate(t, 0.0) for t in self.topics[:limit]], 0.0)
@@ -198,6 +205,19 @@ class Matcher:
         unseen = (Candidate(t, 0.0) for t in self.topics if t not in chosen)
         candidates += itertools.islice(unseen, limit - len(candidates))
         return Ranking(candidates, round(domain, 4), declined)
+
+    def _question_weighted(self, text: str) -> list[tuple[str, float]]:
+        """Weighted terms, the question sentences of a long message counting more.
+
+        Parents tell a story, then ask: "My son is 7, his teacher says... Can OT help with his
+        writing?" The background matters less than the question.
+        """
+        sentences = [s for s in _SENTENCES.split(text) if s.strip()]
+        if len(sentences) < LONG_MESSAGE or not any(map(_is_question, sentences)):
+            return self.analyzer.weighted_terms(text, fix_typos=True)
+        return [(term, weight * (QUESTION_WEIGHT if _is_question(sentence) else 1.0))
+                for sentence in sentences
+                for term, weight in self.analyzer.weighted_terms(sentence, fix_typos=True)]
 
     def _candidate(self, index: int, score: dict[int, float], weights: dict[str, float],
                    total: float, *, wording: bool = True) -> Candidate:
@@ -246,6 +266,11 @@ class _Bm25:
                 # A term's column lists each document once, so plain indexing adds correctly.
                 scores[self._indices[start:end]] += weight * self._data[start:end]
         return scores
+
+
+def _is_question(sentence: str) -> bool:
+    """A sentence that asks: it ends with "?" or opens like a question."""
+    return sentence.rstrip().endswith("?") or bool(_QUESTION_START.match(sentence.strip()))
 
 
 def choose(top3: tuple[Candidate, ...], domain: float, t: Thresholds) -> Decision:

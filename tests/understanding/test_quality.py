@@ -59,7 +59,7 @@ def wrongly_urgent(outcome: Outcome) -> bool:
 # The bar of issue 12 is 0.90 answered right and 0.97 answered or offered; with the 206 long,
 # messy messages added to dev.yaml on 2026-11-30 the matcher is below it (README figures).
 # These floors hold what it reaches, so nothing slips back while the knowledge base grows.
-DEV_RIGHT_FLOOR, DEV_REACH_FLOOR = 0.86, 0.94
+DEV_RIGHT_FLOOR, DEV_REACH_FLOOR = 0.90, 0.95
 
 
 def test_dev_answered_right(dev: Report) -> None:
