@@ -56,21 +56,19 @@ def wrongly_urgent(outcome: Outcome) -> bool:
 # --- dev: the full bar -----------------------------------------------------------------------
 
 
-# The bar of issue 12 is 0.90 answered right and 0.97 answered or offered; with the 206 long,
-# messy messages added to dev.yaml on 2026-11-30 the matcher is below it (README figures).
-# These floors hold what it reaches, so nothing slips back while the knowledge base grows.
-DEV_RIGHT_FLOOR, DEV_REACH_FLOOR = 0.90, 0.95
+# The bar of issue 12, met on the dev set (tuned on) since the knowledge base's 2026-11-30 pass.
+DEV_RIGHT_FLOOR, DEV_REACH_FLOOR = 0.90, 0.97
 
 
 def test_dev_answered_right(dev: Report) -> None:
-    """In-scope messages answered with the right topic: no less than the floor."""
+    """At least 90% of in-scope messages are answered with the right topic."""
     assert dev.metrics["answered_right"] >= DEV_RIGHT_FLOOR, misses(
         dev, lambda o: o.item.in_scope and not (
             o.decision.kind == "answer" and o.decision.topic in o.item.expect))
 
 
 def test_dev_answered_or_offered(dev: Report) -> None:
-    """In-scope messages with the right topic answered or among the choices: the floor."""
+    """At least 97% of in-scope messages get the right topic answered or among the choices."""
     assert dev.metrics["answered_or_offered"] >= DEV_REACH_FLOOR, misses(
         dev, lambda o: o.item.in_scope and not o.correct)
 
@@ -116,7 +114,7 @@ def test_holdout_urgent_recognised(holdout: Report) -> None:
 
 # The held-out set grew on 2026-11-30 with messages nobody tuned on; these two figures are
 # reported as measured (README), and the floors only keep them from slipping further.
-HOLDOUT_FALSE_URGENT_CEILING, HOLDOUT_SMALLTALK_FLOOR = 4, 0.9
+HOLDOUT_FALSE_URGENT_CEILING, HOLDOUT_SMALLTALK_FLOOR = 1, 0.95
 
 
 def test_holdout_false_urgent_does_not_grow(holdout: Report) -> None:
