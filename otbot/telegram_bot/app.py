@@ -17,7 +17,7 @@ import secrets
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -501,6 +501,11 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         await application.update_queue.put(update)
     application.bot_data["purger"] = asyncio.create_task(_purge_forever(runtime))
     application.bot_data["sweeper"] = asyncio.create_task(_sweep_forever(runtime, bot))
+    metrics_at = application.bot_data.get("metrics_at")
+    if metrics_at is not None:
+        from otbot.telegram_bot.serve import start_metrics
+
+        application.bot_data["metrics_runner"] = await start_metrics(runtime, *metrics_at)
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(runtime.reload()))
@@ -517,7 +522,10 @@ async def _handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Stop the background tasks and close the database."""
-    for name in ("purger", "sweeper", "metrics_server"):
+    metrics_runner = application.bot_data.pop("metrics_runner", None)
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
+    for name in ("purger", "sweeper"):
         task = application.bot_data.pop(name, None)
         if task is not None:
             task.cancel()
@@ -607,17 +615,33 @@ async def _who_am_i(bot: ExtBot[None]) -> None:
         log.info("connected to Telegram as @%s", bot.username)
 
 
-def run(config: Config, webhook_url: str | None, listen: str, port: int) -> None:
-    """Run until SIGINT/SIGTERM: long polling, or a webhook with a secret token."""
+def run(config: Config, webhook_url: str | None, listen: str, port: int,
+        metrics_port: int | None = None) -> None:
+    """Run until SIGINT/SIGTERM: long polling, or a webhook with a secret token.
+
+    The webhook is served by otbot's own server (see serve.py), which answers Telegram only
+    after an update is committed; the secret is TELEGRAM_WEBHOOK_SECRET, else a fresh one.
+    """
+    from otbot.telegram_bot.serve import ALLOWED_UPDATES, serve
+
     application = build_application(config)
     # Ask Telegram who we are first: a revoked token then stops with one clear message,
     # not python-telegram-bot's retry-loop traceback (which quotes the token).
     asyncio.run(_who_am_i(application.bot))
-    updates = ["message", "callback_query", "inline_query"]
     if webhook_url:
-        application.run_webhook(
-            listen=listen, port=port, url_path=urlparse(webhook_url).path.strip("/"),
-            webhook_url=webhook_url,
-            secret_token=secrets.token_urlsafe(32), allowed_updates=updates)
+        config = replace(config, webhook_secret=config.webhook_secret or secrets.token_urlsafe(32))
+        asyncio.run(serve(application, config, listen, port, urlparse(webhook_url).path,
+                          webhook_url=webhook_url))
     else:
-        application.run_polling(allowed_updates=updates)
+        if metrics_port is not None:
+            application.bot_data["metrics_at"] = (listen, metrics_port)
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+
+
+def serve_replica(config: Config, listen: str, port: int, path: str) -> None:
+    """`otbot serve`: webhook updates only, no setWebhook (the deploy step sets it once)."""
+    from otbot.telegram_bot.serve import serve
+
+    application = build_application(config)
+    asyncio.run(_who_am_i(application.bot))
+    asyncio.run(serve(application, config, listen, port, path))
