@@ -35,7 +35,7 @@ class Config:
     misses_days: int = 90
     database_url: str | None = None  # postgresql://... for replicas; None: SQLite in data_dir
     webhook_secret: str | None = None  # what Telegram sends with every webhook update
-    send_rate: float = 25.0  # messages a second to Telegram, all replicas together; 0: no pacing
+    send_rate: float = 20.0  # messages a second to Telegram, all replicas together; 0: no pacing
 
     @property
     def knowledge_path(self) -> Path:
@@ -113,7 +113,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
                           "_ and - (Telegram's rule for secret_token)")
     rate_text = env.get("OTBOT_SEND_RATE", "").strip()
     try:
-        send_rate = float(rate_text) if rate_text else 25.0
+        send_rate = float(rate_text) if rate_text else 20.0
     except ValueError:
         send_rate = -1.0
     if not 0 <= send_rate <= 30:

@@ -186,8 +186,13 @@ class Distributor:
                     self._workers[chat] = asyncio.create_task(self._chat(chat))
                 self._open += 1
                 self._queues[chat].put_nowait(update)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.api._changed.wait(), 0.1)
+            # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that meets a wake-up, and the pump would never stop.
+            waiter = asyncio.ensure_future(self.api._changed.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=0.1)
+            finally:
+                waiter.cancel()
 
     async def _chat(self, chat: int) -> None:
         """One update of the chat at a time, each until a replica acknowledged it."""

@@ -91,6 +91,11 @@ MIGRATIONS: list[str] = [
     INSERT INTO generation (id, value) VALUES (1, 0);
     CREATE FUNCTION otbot_now() RETURNS DOUBLE PRECISION LANGUAGE sql VOLATILE AS
         $$ SELECT extract(epoch FROM clock_timestamp())::double precision $$;
+    CREATE TABLE send_log (
+        key TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX send_log_key_at ON send_log (key, at);
     """,
 ]
 
@@ -322,6 +327,24 @@ class PostgresStore:
                 "INSERT INTO send_clock AS c (key, tat) VALUES (%s, otbot_now() + %s) "
                 "ON CONFLICT (key) DO UPDATE SET tat = GREATEST(c.tat, excluded.tat)",
                 (key, seconds))
+
+    def admit(self, key: str, limit: int, window: float) -> float:
+        """0: a message may go now (and is counted); else seconds to wait before asking again.
+
+        At most `limit` messages are admitted in any `window` seconds, by all replicas
+        together: a log of recent sends, read and written under an advisory lock.
+        """
+        with self._pool.connection() as db, db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("admit:" + key,))
+            db.execute("DELETE FROM send_log WHERE key = %s AND at <= otbot_now() - %s",
+                       (key, window))
+            rows = db.execute("SELECT at, otbot_now() FROM send_log WHERE key = %s "
+                              "ORDER BY at DESC LIMIT %s", (key, limit)).fetchall()
+            if len(rows) < limit:
+                db.execute("INSERT INTO send_log (key, at) VALUES (%s, otbot_now())", (key,))
+                return 0.0
+            oldest, now = float(rows[-1][0]), float(rows[-1][1])
+            return max(0.001, oldest + window - now)
 
     def generation(self) -> int:
         """How many times the knowledge was reloaded, by any replica."""

@@ -70,6 +70,7 @@ class SqliteStore:
         self._leases: dict[int, tuple[str, float]] = {}
         self._clocks: dict[str, float] = {}
         self._buckets: dict[str, pacing.Bucket] = {}
+        self._sent: dict[str, list[float]] = {}
         self._generation = 0
         self._memory = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -270,6 +271,21 @@ class SqliteStore:
         """Nothing goes under the `key` clock for `seconds` (Telegram's flood wait)."""
         with self._memory:
             self._clocks[key] = pacing.hold(self._clocks.get(key), seconds, time.time())
+
+    def admit(self, key: str, limit: int, window: float) -> float:
+        """0: a message may go now (and is counted); else seconds to wait before asking again.
+
+        At most `limit` messages are admitted in any `window` seconds.
+        """
+        with self._memory:
+            now = time.time()
+            recent = [at for at in self._sent.get(key, []) if at > now - window]
+            if len(recent) < limit:
+                recent.append(now)
+                self._sent[key] = recent
+                return 0.0
+            self._sent[key] = recent
+            return max(0.001, recent[-limit] + window - now)
 
     def generation(self) -> int:
         """How many times the knowledge was reloaded (one process: counted here)."""

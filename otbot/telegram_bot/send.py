@@ -26,9 +26,11 @@ NETWORK_ATTEMPTS = 6  # about 8 s of backoff in all, then the reply waits in the
 MAX_FLOOD_WAIT = dt.timedelta(minutes=10)  # beyond this, keep the reply for later instead
 # Telegram's limits: about 30 messages a second in all, about one a second in a chat (short
 # bursts pass), 20 a minute in a group. Kept a little under, shared by every replica.
-SEND_RATE = 25.0
+SEND_RATE = 20.0
 CHAT_INTERVAL, CHAT_BURST = 1.0, 20
 GROUP_INTERVAL, GROUP_BURST = 60.0 / 17, 3
+LANES = 4  # messages on the wire at once, per process
+ADMIT_TRIES = 1000  # a bound on waiting for a place; far more than a flood wait needs
 
 
 class Clock(Protocol):
@@ -36,6 +38,7 @@ class Clock(Protocol):
 
     def reserve(self, key: str, interval: float, tolerance: float) -> float: ...
     def hold(self, key: str, seconds: float) -> None: ...
+    def admit(self, key: str, limit: int, window: float) -> float: ...
 
 
 class Pacer:
@@ -49,18 +52,35 @@ class Pacer:
         self.clock = clock
         self.rate = rate
         self.on_flood = on_flood
+        # Messages admitted go out at once: a few lanes, so none waits for a connection
+        # (and bunches up with others) after its place in the second was counted.
+        self.lanes = asyncio.Semaphore(LANES)
 
-    async def wait(self, chat_id: int) -> None:
-        """Return when a message to chat_id may go: the chat's clock first, then the bot's."""
+    async def send(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
+        """Make the call when the chat's and the bot's limits allow."""
         if self.rate <= 0:
-            return
+            return await call()
         group = chat_id < 0
         interval, burst = (GROUP_INTERVAL, GROUP_BURST) if group else (CHAT_INTERVAL, CHAT_BURST)
         delay = self.clock.reserve(f"chat:{chat_id}", interval, interval * (burst - 1))
         if delay > 0:
             await asyncio.sleep(delay)
+        async with self.lanes:
+            await self._wait_global()
+            return await call()
+
+    async def _wait_global(self) -> None:
+        """Return when the bot may send its next message, counting it."""
         delay = self.clock.reserve("global", 1.0 / self.rate, 0.0)
         if delay > 0:
+            await asyncio.sleep(delay)
+        # The clock spaces messages out; a late wake-up (a busy loop) could still bunch them,
+        # so each message also needs a place among the last second's: a hard cap.
+        limit = max(1, int(self.rate))
+        for _ in range(ADMIT_TRIES):
+            delay = self.clock.admit("global", limit, 1.0)
+            if delay <= 0:
+                return
             await asyncio.sleep(delay)
 
     def flood(self, seconds: float) -> None:
@@ -92,7 +112,7 @@ async def deliver(call: Callable[[], Awaitable[T]], pacer: Pacer | None = None,
         while True:
             try:
                 if pacer is not None:
-                    await pacer.wait(chat_id)
+                    return await pacer.send(chat_id, call)
                 return await call()
             except RetryAfter as error:
                 wait = _retry_after(error)
