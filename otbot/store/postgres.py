@@ -8,7 +8,7 @@ The same behaviour as SqliteStore, made safe for many processes at once:
   while it sends; a dead replica's lease runs out and any other replica's sweeper takes over;
 - the send clocks (Telegram's limits, flood waits) and the parents' flood buckets are rows,
   so every replica spends from the same budget;
-- the knowledge's generation is a row plus a NOTIFY, so a reload reaches every replica.
+- the knowledge's generation is a row (and a NOTIFY), polled by every replica.
 """
 
 from __future__ import annotations
@@ -359,15 +359,6 @@ class PostgresStore:
                              "RETURNING value").fetchone()
             db.execute(f"NOTIFY {RELOAD_CHANNEL}")
             return int(row[0]) if row else 0
-
-    def listen(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for another replica's reload notice (True if one came)."""
-        with self._pool.connection() as db:
-            db.execute(f"LISTEN {RELOAD_CHANNEL}")
-            try:
-                return any(True for _ in db.notifies(timeout=timeout, stop_after=1))
-            finally:
-                db.execute(f"UNLISTEN {RELOAD_CHANNEL}")
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
