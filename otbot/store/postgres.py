@@ -101,13 +101,23 @@ MIGRATIONS: list[str] = [
 
 
 class PostgresStore:
-    """The store for replicas: a PostgreSQL database reached through a connection pool."""
+    """The store for replicas: a PostgreSQL database reached through a connection pool.
+
+    Only what is acknowledged to Telegram waits for the disk (`synchronous_commit` on for an
+    event's transaction, the inbox, reloads, purges); the bookkeeping of sending (leases, a
+    delivered reply, the send clocks) does not: a database crash can at worst send a reply
+    twice. That keeps one disk flush per update.
+    """
+
+    concurrent = True
 
     def __init__(self, url: str, retention: Retention | None = None, *,
                  pool_size: int = 8) -> None:
         self.retention = retention or Retention()
-        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
-                                    kwargs={"autocommit": True}, name="otbot")
+        self._pool = ConnectionPool(url, min_size=min(2, pool_size), max_size=pool_size,
+                                    open=True, name="otbot",
+                                    kwargs={"autocommit": True,
+                                            "options": "-c synchronous_commit=off"})
         self._pool.wait(timeout=30)
         self._migrate()
 
@@ -144,6 +154,7 @@ class PostgresStore:
                step: Step) -> Outcome | None:
         """Handle one event in one transaction under the chat's lock; None if handled before."""
         with self._pool.connection() as db, db.transaction():
+            db.execute("SET LOCAL synchronous_commit TO on")
             db.execute("SELECT pg_advisory_xact_lock(%s)", (chat_id,))
             if update_id is not None and db.execute(
                     "SELECT 1 FROM handled WHERE update_id = %s", (update_id,)).fetchone():
@@ -158,6 +169,7 @@ class PostgresStore:
                outbox: Sequence[str] = ()) -> list[int]:
         """Write everything one event changed, atomically; return the outbox rows' ids."""
         with self._pool.connection() as db, db.transaction():
+            db.execute("SET LOCAL synchronous_commit TO on")
             db.execute("SELECT pg_advisory_xact_lock(%s)", (chat_id,))
             return self._write(db, chat_id, state, effects, update_id, now, outbox)
 
@@ -225,6 +237,7 @@ class PostgresStore:
         """Keep fetched updates until they are handled, across a crash."""
         day = now.date()
         with self._pool.connection() as db, db.transaction(), db.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO on")
             cursor.executemany(
                 "INSERT INTO inbox (update_id, chat_id, payload, day) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
@@ -355,6 +368,7 @@ class PostgresStore:
     def bump_generation(self) -> int:
         """A reload happened: count it and tell every listening replica."""
         with self._pool.connection() as db, db.transaction():
+            db.execute("SET LOCAL synchronous_commit TO on")
             row = db.execute("UPDATE generation SET value = value + 1 WHERE id = 1 "
                              "RETURNING value").fetchone()
             db.execute(f"NOTIFY {RELOAD_CHANNEL}")

@@ -53,7 +53,13 @@ Step = Callable[[Session], Outcome]
 
 
 class Store(Protocol):
-    """What the bot needs from storage: SqliteStore (one process) and PostgresStore (replicas)."""
+    """What the bot needs from storage: SqliteStore (one process) and PostgresStore (replicas).
+
+    `concurrent`: calls may run at once from worker threads (a connection pool), so the bot
+    makes them off its event loop; False: one connection, called from the loop only.
+    """
+
+    concurrent: bool
 
     def load(self, chat_id: int) -> dict[str, Any]: ...
     def was_handled(self, update_id: int) -> bool: ...

@@ -63,6 +63,8 @@ CREATE TABLE IF NOT EXISTS misses (
 class SqliteStore:
     """The default store: one SQLite file in the data folder."""
 
+    concurrent = False
+
     def __init__(self, path: Path, retention: Retention | None = None) -> None:
         self.retention = retention or Retention()
         # One process owns a SQLite database: who drains a chat's replies, the send clocks,

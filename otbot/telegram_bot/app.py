@@ -17,8 +17,9 @@ import secrets
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from telegram import (
@@ -70,6 +71,7 @@ from otbot.telegram_bot.send import Pacer, deliver, send_reply
 from otbot.telegram_bot.stats import stats_text
 
 log = logging.getLogger("otbot")
+T = TypeVar("T")
 COMMAND_HELP = {
     "start": "Welcome and main menu",
     "topics": "Browse everything I can answer",
@@ -191,6 +193,13 @@ class Runtime:
         self._waiting: dict[int, int] = {}
         self._drains: dict[int, asyncio.Task[None]] = {}
 
+    async def db(self, call: Callable[..., T], *args: Any) -> T:
+        """Call the store: in a worker thread when it has a pool (PostgreSQL), so waiting for
+        the database or another replica's lock never stalls the event loop; else here."""
+        if self.store.concurrent:
+            return await asyncio.to_thread(call, *args)
+        return call(*args)
+
     @contextlib.asynccontextmanager
     async def chat_lock(self, chat_id: int) -> Any:
         """One event at a time per chat, in arrival order; locks are freed when idle."""
@@ -220,7 +229,8 @@ class Runtime:
                 return Outcome(state, turn.effects,
                                [replies.dump(r, source.target) for r in turn.replies])
 
-            outcome = self.store.handle(source.chat_id, source.update_id, event.now, step)
+            outcome = await self.db(self.store.handle, source.chat_id, source.update_id,
+                                    event.now, step)
             if outcome is None:
                 self.metrics.duplicates.inc()
                 return ""  # Telegram re-sent an update we handled before (a crash, a retry)
@@ -255,25 +265,38 @@ class Runtime:
 
         A sent reply leaves the outbox. One that Telegram rejects for good is dropped; one
         that could not be delivered (network down) stays, and the sweeper sends it later.
-        The lease is renewed before each reply and given back only when nothing waits, so
+        The lease is renewed while sending and given back only when nothing waits, so
         replies committed meanwhile by another replica are sent here, in order.
         """
-        while self.store.claim(chat_id, self.owner, LEASE):
+        store = self.store
+        while await self.db(store.claim, chat_id, self.owner, LEASE):
+            heartbeat = asyncio.ensure_future(self._keep_lease(chat_id))
             try:
-                for outbox_id, _, payload in self.store.pending(chat_id):
-                    self.store.claim(chat_id, self.owner, LEASE)
+                for outbox_id, _, payload in await self.db(store.pending, chat_id):
                     reply, target = replies.load(payload)
                     try:
                         await send_reply(bot, target, reply, self.pacer)
                         self.metrics.replies.inc()
                     except BadRequest as error:
                         log.error("Telegram rejected a reply (%s); dropped", type(error).__name__)
-                    self.store.delivered(outbox_id)
+                    await self.db(store.delivered, outbox_id)
             except BaseException:
-                self.store.release(chat_id, self.owner, force=True)
+                heartbeat.cancel()
+                store.release(chat_id, self.owner, force=True)
                 raise
-            if self.store.release(chat_id, self.owner):
+            heartbeat.cancel()
+            if await self.db(store.release, chat_id, self.owner):
                 return
+
+    async def _keep_lease(self, chat_id: int) -> None:
+        """Renew the chat's lease while its replies are being sent (a send can take long:
+        a busy connection pool, a flood wait); it lapses only when this replica is gone."""
+        while True:
+            await asyncio.sleep(LEASE / 3)
+            try:
+                await self.db(self.store.claim, chat_id, self.owner, LEASE)
+            except Exception as error:  # the database is away: the lease may lapse
+                log.warning("could not renew a lease (%s)", type(error).__name__)
 
     def drain_soon(self, bot: Any, chat_id: int) -> None:
         """Send a chat's outbox in the background (one task per chat at a time)."""
@@ -294,21 +317,21 @@ class Runtime:
 
     async def flush_outbox(self, bot: Any) -> None:
         """At start-up: send what was committed but not sent before a crash."""
-        for chat_id in self.store.unclaimed(limit=10_000):
+        for chat_id in await self.db(self.store.unclaimed, 10_000):
             try:
                 await self.drain(bot, chat_id)
             except TelegramError as error:  # still unreachable: the sweeper retries
                 log.warning("could not send the outbox yet (%s)", type(error).__name__)
                 return
 
-    def sweep(self, bot: Any) -> None:
+    async def sweep(self, bot: Any) -> None:
         """Send what nobody is sending: a dead replica's replies, those a failure left."""
-        for chat_id in self.store.unclaimed():
+        for chat_id in await self.db(self.store.unclaimed, 100):
             self.drain_soon(bot, chat_id)
 
     async def follow_reloads(self) -> None:
         """Reload when another replica did (its /reload or SIGHUP bumped the generation)."""
-        generation = self.store.generation()
+        generation = await self.db(self.store.generation)
         if generation != self.generation:
             self.generation = generation
             await self.reload(announce=False)
@@ -330,7 +353,7 @@ class Runtime:
         settle_memory()
         self.metrics.reloads.inc()
         if announce:
-            self.generation = self.store.bump_generation()
+            self.generation = await self.db(self.store.bump_generation)
         log.info("knowledge reloaded: %d topics, version %s", len(kb.entries), kb.version)
         return True, kb.message("reload_done", entries=str(len(kb.entries)), version=kb.version)
 
@@ -553,7 +576,7 @@ async def _sweep_forever(runtime: Runtime, bot: Any) -> None:
     while True:
         await asyncio.sleep(SWEEP_EVERY)
         try:
-            runtime.sweep(bot)
+            await runtime.sweep(bot)
             await runtime.follow_reloads()
         except Exception as error:  # the database is away: try again next time
             log.warning("sweep failed (%s)", type(error).__name__)

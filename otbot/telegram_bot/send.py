@@ -36,6 +36,8 @@ ADMIT_TRIES = 1000  # a bound on waiting for a place; far more than a flood wait
 class Clock(Protocol):
     """The store's send clocks (see otbot.store.pacing.reserve)."""
 
+    concurrent: bool
+
     def reserve(self, key: str, interval: float, tolerance: float) -> float: ...
     def hold(self, key: str, seconds: float) -> None: ...
     def admit(self, key: str, limit: int, window: float) -> float: ...
@@ -62,7 +64,8 @@ class Pacer:
             return await call()
         group = chat_id < 0
         interval, burst = (GROUP_INTERVAL, GROUP_BURST) if group else (CHAT_INTERVAL, CHAT_BURST)
-        delay = self.clock.reserve(f"chat:{chat_id}", interval, interval * (burst - 1))
+        delay = await self._ask(self.clock.reserve, f"chat:{chat_id}", interval,
+                                interval * (burst - 1))
         if delay > 0:
             await asyncio.sleep(delay)
         async with self.lanes:
@@ -71,17 +74,23 @@ class Pacer:
 
     async def _wait_global(self) -> None:
         """Return when the bot may send its next message, counting it."""
-        delay = self.clock.reserve("global", 1.0 / self.rate, 0.0)
+        delay = await self._ask(self.clock.reserve, "global", 1.0 / self.rate, 0.0)
         if delay > 0:
             await asyncio.sleep(delay)
         # The clock spaces messages out; a late wake-up (a busy loop) could still bunch them,
         # so each message also needs a place among the last second's: a hard cap.
         limit = max(1, int(self.rate))
         for _ in range(ADMIT_TRIES):
-            delay = self.clock.admit("global", limit, 1.0)
+            delay = await self._ask(self.clock.admit, "global", limit, 1.0)
             if delay <= 0:
                 return
             await asyncio.sleep(delay)
+
+    async def _ask(self, call: Callable[..., float], *args: Any) -> float:
+        """The clock's answer, from a worker thread when the store has a pool."""
+        if self.clock.concurrent:
+            return await asyncio.to_thread(call, *args)
+        return call(*args)
 
     def flood(self, seconds: float) -> None:
         """Telegram asked every sender to wait."""
