@@ -1,7 +1,7 @@
 """The whole bot: replies per second and update-to-reply latency, beside bare echo bots.
 
-Run: `python benchmarks/bot.py` (about four minutes on 2 cores; `--replicas` runs only the
-webhook part below).
+Run: `python benchmarks/bot.py` (about five minutes on 2 cores; `--replicas` runs only the
+webhook part below, about three).
 
 `otbot run` and two minimal python-telegram-bot echo bots (its default connection pool, and
 a pool of 8) each run as a subprocess pinned to CPU 1, each polling its own fake Bot API
