@@ -123,3 +123,51 @@ async def test_kill_9_of_the_one_webhook_process_loses_nothing(
     assert repeats <= 1  # at most the reply in flight at the kill
     assert api.busiest_second() <= 30
     assert leaked(replica.lines, questions) == []
+
+
+async def test_a_failed_update_gets_a_5xx_until_it_is_set_aside(
+        api: TimedFakeBotApi, tmp_path: Path) -> None:
+    """The database fails: not acknowledged (500), so Telegram retries; the third failure is
+    set aside (200), and only then is the parent told something went wrong."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+    from botharness import config_for
+
+    from otbot.telegram_bot.app import MAX_TRIES, build_application
+    from otbot.telegram_bot.serve import webhook_route
+
+    application = build_application(config_for(api, tmp_path))
+    await application.initialize()
+    runtime = application.bot_data["runtime"]
+    runtime.defer_sends = True
+    real_handle, failures = runtime.store.handle, [MAX_TRIES, 0]
+
+    def flaky_handle(*args: object) -> object:
+        if failures[0]:
+            failures[0] -= 1
+            raise ConnectionError("the database went away")
+        return real_handle(*args)
+
+    runtime.store.handle = flaky_handle
+    app = web.Application()
+    app.add_routes([webhook_route(application, "/telegram", SECRET)])
+    statuses = []
+    try:
+        async with TestClient(TestServer(app)) as client:
+            for text in ("does insurance cover OT?", "what is occupational therapy?"):
+                api.send_text(4343, text)
+                update = api._updates.popleft()
+                for _ in range(MAX_TRIES):
+                    response = await client.post("/telegram", json=update,
+                                                 headers={SECRET_HEADER: SECRET})
+                    statuses.append(response.status)
+                    if response.status == 200:
+                        break
+            [sorry, answer] = await api.wait_for_replies(4343, 2, timeout=15)
+    finally:
+        await application.shutdown()
+        runtime.store.close()
+    assert statuses == [500, 500, 200, 200]  # the second update went through at once
+    assert "went wrong" in sorry["text"].lower() or "sorry" in sorry["text"].lower()
+    assert "occupational therapy" in answer["text"].lower()
+    assert runtime.metrics.set_aside._value.get() == 1
