@@ -1,12 +1,21 @@
 """The whole bot: replies per second and update-to-reply latency, beside bare echo bots.
 
-Run: `python benchmarks/bot.py` (about two minutes on 2 cores).
+Run: `python benchmarks/bot.py` (about five minutes on 2 cores; `--replicas` runs only the
+webhook part below, about three).
 
 `otbot run` and two minimal python-telegram-bot echo bots (its default connection pool, and
 a pool of 8) each run as a subprocess pinned to CPU 1, each polling its own fake Bot API
 server (tests/fakebotapi.py); the servers run in this process and event loop, pinned to
 CPU 0. Every time is taken here, on one clock: when an update is pushed into a fake's queue,
 and when the bot's sendMessage reaches the fake.
+
+Then the webhook: `otbot serve` as one process on SQLite, and one, two and three replicas on
+one PostgreSQL (started from the test extras' wheel, or OTBOT_TEST_DATABASE_URL), each behind
+the tests' Telegram-like distributor (one update per chat in flight, no duplicates here):
+replies per second with every message pushed at once, and p99 push-to-reply at 30 a second.
+Nothing is pinned there: the replicas, PostgreSQL and this process share both cores.
+Telegram's own limits are off in every bot measured here (OTBOT_SEND_RATE=0): they would
+measure Telegram's 30 a second, not the bot.
 """
 
 from __future__ import annotations
@@ -37,7 +46,9 @@ from otbot.telegram_bot.ratelimit import BURST
 from otbot.tools.evaluation import read_items
 
 sys.path.insert(0, str(ROOT / "tests"))
+from distributor import Distributor, Replica
 from fakebotapi import FakeBotApi
+from pgtest import fresh_database
 
 TOKEN = "123456:BENCH-token-for-otbot-bench_0123"  # shaped like a real one: otbot checks
 PARENTS = 200
@@ -167,7 +178,7 @@ class Bot:
         """Start the process and wait until it long-polls its fake server."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OTBOT_"))}
         env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=self.api.base_url,
-                   OTBOT_DATA_DIR=str(self.data_dir), PYTHONUNBUFFERED="1")
+                   OTBOT_DATA_DIR=str(self.data_dir), PYTHONUNBUFFERED="1", OTBOT_SEND_RATE="0")
         with self.log.open("wb") as out:
             self.process = await asyncio.create_subprocess_exec(
                 *self.command, env=env, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
@@ -432,11 +443,76 @@ async def bench(folder: Path) -> None:
     report([bot.name for bot in bots], rounds, steady)
 
 
+async def webhook_phase(api: TimedFakeBotApi, label: str, schedule: Schedule,
+                        unwanted: dict[str, str]) -> Phase:
+    """Push the schedule's messages on time (the distributor posts them), check the replies."""
+    await asyncio.sleep(SETTLE)
+    loop = asyncio.get_running_loop()
+    start = len(api.arrivals)
+    sent: list[tuple[int, float]] = []
+    began, t0 = time.perf_counter(), loop.time()
+    for offset, chat, text in schedule:
+        if offset > loop.time() - t0:
+            await asyncio.sleep(t0 + offset - loop.time())
+        api.send_text(chat, text)
+        sent.append((chat, time.perf_counter()))
+    await api.wait_for_arrivals(start + len(sent), PHASE_TIMEOUT)
+    phase = Phase(label, len(sent), api.arrivals[-1].at - began, 0.0, 0.0, 0.0, 0)
+    await asyncio.sleep(SETTLE)
+    phase.latencies, phase.problems = check(api, sent, start, unwanted)
+    return phase
+
+
+async def bench_replicas(folder: Path) -> None:
+    """One serve process on SQLite, then 1, 2 and 3 replicas on PostgreSQL, in one run."""
+    kb = load_knowledge(default_dir())
+    unwanted = {"rate-limit notice": kb.message("rate_limited"),
+                "error message": kb.message("error")}
+    setups = [("1 process, SQLite", 1, False), ("1 replica, PostgreSQL", 1, True),
+              ("2 replicas, PostgreSQL", 2, True), ("3 replicas, PostgreSQL", 3, True)]
+    rows = []
+    for number, (name, count, postgres) in enumerate(setups):
+        env = {"OTBOT_SEND_RATE": "0"}
+        if postgres:
+            env["OTBOT_DATABASE_URL"] = fresh_database()
+        async with TimedFakeBotApi() as api:
+            replicas = [Replica(api, folder / f"serve-{number}-{n}", **env) for n in range(count)]
+            await asyncio.gather(*(replica.start() for replica in replicas))
+            try:
+                async with Distributor(api, replicas, duplicates=0, timeout=60):
+                    first = FIRST_CHAT + 10_000 * (number + 1)
+                    texts = messages_for(random.Random(SEED + 2), 2 * WARM_UP_CHATS, "/start")
+                    for index, text in enumerate(texts):
+                        api.send_text(first - 1_000 + index % WARM_UP_CHATS, text)
+                    await api.wait_for_arrivals(len(texts), PHASE_TIMEOUT)
+                    chats = [first + n for n in range(PARENTS)]
+                    burst = await webhook_phase(api, "at once", all_at_once(chats), unwanted)
+                    others = [first + PARENTS + n for n in range(PARENTS)]  # full flood budgets
+                    steady = await webhook_phase(api, f"{PACE:.0f}/s", paced(others), unwanted)
+            finally:
+                await asyncio.gather(*(replica.stop() for replica in replicas))
+        problems = "; ".join(burst.problems + steady.problems)[:100] or "one each"
+        rows.append([name, f"{burst.per_second:.0f}", ms(median(steady.latencies)),
+                     ms(percentile(steady.latencies, 0.99)), problems])
+        print(f"{name}: {burst.seconds:.1f} s at once, {steady.seconds:.1f} s paced",
+              file=sys.stderr)
+    print(f"\n## The webhook: one process and replicas ({PARENTS} parents, nothing pinned)\n")
+    print(table(["setup", "replies/s", f"p50 ms at {PACE:.0f}/s", f"p99 ms at {PACE:.0f}/s",
+                 "replies"], rows))
+    print(f"\nreplies/s: {PARENTS} x {PER_PARENT} messages pushed at once, delivered like "
+          "Telegram's webhook (one update per chat in flight), first push to last reply. "
+          f"p50 / p99: {PACED} messages at {PACE:.0f}/s, push to sendMessage.")
+
+
 def main() -> None:
     """Run the benchmark in a temporary folder (the bots' databases, logs, the echo bot)."""
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="otbot-bench-") as folder:
-        asyncio.run(bench(Path(folder)))
+        if "--replicas" not in sys.argv[1:]:
+            asyncio.run(bench(Path(folder)))
+        else:
+            print(f"# otbot bot benchmark (webhook part)\n\n{machine('not pinned')}")
+        asyncio.run(bench_replicas(Path(folder)))
     print(f"\n{time.perf_counter() - began:.0f} s in all")
 
 

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from otbot.config import data_folder, knowledge_folder
 from otbot.effects import MissKind
@@ -160,11 +160,103 @@ def cmd_run(args: argparse.Namespace) -> int:
     from otbot.telegram_bot.app import run
 
     try:
-        run(config, args.webhook, args.listen, args.port)
+        run(config, args.webhook, args.listen, args.port, args.metrics_port)
     except InvalidToken:
         print("otbot run: Telegram rejected TELEGRAM_BOT_TOKEN (revoked, or mistyped?). "
               "Check it with @BotFather.", file=sys.stderr)
         return EXIT_USAGE
+    return EXIT_OK
+
+
+def _bot_config(command: str, args: argparse.Namespace) -> Any:
+    """The bot's settings from the environment, or None after saying what is wrong."""
+    from otbot.config import ConfigError, from_env
+
+    try:
+        config = from_env()
+    except ConfigError as error:
+        print(f"otbot {command}: {error}", file=sys.stderr)
+        return None
+    if getattr(args, "knowledge", None):
+        config = dataclasses.replace(config, knowledge_dir=args.knowledge)
+    return config
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve webhook updates (one replica of many); never sets the webhook."""
+    config = _bot_config("serve", args)
+    if config is None:
+        return EXIT_USAGE
+    if not config.webhook_secret:
+        print("otbot serve: TELEGRAM_WEBHOOK_SECRET is not set. Choose one (e.g. "
+              "`openssl rand -hex 32`), give the same to every replica and to "
+              "`otbot webhook set`.", file=sys.stderr)
+        return EXIT_USAGE
+    _load(args)
+    from otbot.config import setup_logging
+
+    setup_logging(config)
+    from telegram.error import InvalidToken
+
+    from otbot.telegram_bot.app import serve_replica
+
+    try:
+        serve_replica(config, args.listen, args.port, args.path)
+    except InvalidToken:
+        print("otbot serve: Telegram rejected TELEGRAM_BOT_TOKEN (revoked, or mistyped?). "
+              "Check it with @BotFather.", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def cmd_webhook(args: argparse.Namespace) -> int:
+    """Set, show or delete the bot's webhook: the deploy steps for `otbot serve`."""
+    import asyncio
+
+    config = _bot_config("webhook", args)
+    if config is None:
+        return EXIT_USAGE
+    if args.webhook_command == "set":
+        if not config.webhook_secret:
+            print("otbot webhook set: TELEGRAM_WEBHOOK_SECRET is not set; the replicas refuse "
+                  "updates without it.", file=sys.stderr)
+            return EXIT_USAGE
+        if not args.url.startswith("https://"):
+            print("otbot webhook set: Telegram sends updates only to an https:// URL",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    from otbot.telegram_bot.app import file_url
+    from otbot.telegram_bot.serve import ALLOWED_UPDATES
+
+    async def act() -> str:
+        async with Bot(config.token, base_url=config.base_url,
+                       base_file_url=file_url(config.base_url)) as bot:
+            if args.webhook_command == "set":
+                await bot.set_webhook(args.url, secret_token=config.webhook_secret,
+                                      allowed_updates=ALLOWED_UPDATES,
+                                      drop_pending_updates=args.drop_pending)
+                return f"webhook set to {args.url}"
+            if args.webhook_command == "delete":
+                await bot.delete_webhook(drop_pending_updates=args.drop_pending)
+                return "webhook deleted (use `otbot run` to poll instead)"
+            info = await bot.get_webhook_info()
+            fields = {"url": info.url or "(none: polling)",
+                      "pending updates": info.pending_update_count,
+                      "max connections": info.max_connections,
+                      "allowed updates": ", ".join(info.allowed_updates or ()) or "(default)",
+                      "last error": (f"{info.last_error_date:%Y-%m-%d %H:%M:%S} "
+                                     f"{info.last_error_message}")
+                      if info.last_error_date else "none"}
+            return "\n".join(f"{name}: {value}" for name, value in fields.items())
+
+    try:
+        print(asyncio.run(act()))
+    except TelegramError as error:
+        print(f"otbot webhook: Telegram refused: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
     return EXIT_OK
 
 
@@ -387,7 +479,43 @@ def _parser() -> argparse.ArgumentParser:
                      help="address the webhook server listens on (default 0.0.0.0)")
     run.add_argument("--port", type=int, default=8443,
                      help="port the webhook server listens on (default 8443)")
+    run.add_argument("--metrics-port", type=int, metavar="PORT",
+                     help="also answer GET /healthz, /readyz and /metrics on this port "
+                          "(address: --listen)")
     run.set_defaults(run=cmd_run)
+
+    serve = sub.add_parser(
+        "serve", parents=[common], help="serve webhook updates (one of several replicas)",
+        description="Receive Telegram's webhook updates over HTTP behind a load balancer; each "
+                    "is answered 200 only after it is committed. Never calls setWebhook, so any "
+                    "number of replicas can run it (see `otbot webhook set`). Needs "
+                    "TELEGRAM_WEBHOOK_SECRET; OTBOT_DATABASE_URL=postgresql://... lets replicas "
+                    "share one database. Also answers GET /healthz, /readyz and /metrics.")
+    serve.add_argument("--listen", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--path", default="/telegram",
+                       help="the path updates are POSTed to (default /telegram)")
+    serve.set_defaults(run=cmd_serve)
+
+    webhook = sub.add_parser("webhook", help="set, show or delete the bot's webhook",
+                             description="The deploy steps for `otbot serve`.")
+    hook_sub = webhook.add_subparsers(dest="webhook_command", required=True, metavar="ACTION")
+    hook_set = hook_sub.add_parser(
+        "set", help="send updates to URL, with TELEGRAM_WEBHOOK_SECRET",
+        description="Tell Telegram to POST updates to URL (https://, the load balancer's "
+                    "address plus the replicas' --path), with TELEGRAM_WEBHOOK_SECRET.")
+    hook_set.add_argument("url", help="the public https:// URL")
+    hook_set.add_argument("--drop-pending", action="store_true",
+                          help="drop the updates Telegram holds for the bot")
+    hook_set.set_defaults(run=cmd_webhook)
+    hook_info = hook_sub.add_parser("info", help="what Telegram knows of the webhook",
+                                    description="The URL, pending updates and the last error.")
+    hook_info.set_defaults(run=cmd_webhook)
+    hook_delete = hook_sub.add_parser("delete", help="stop sending updates to the webhook",
+                                      description="Delete the webhook (polling works again).")
+    hook_delete.add_argument("--drop-pending", action="store_true",
+                             help="drop the updates Telegram holds for the bot")
+    hook_delete.set_defaults(run=cmd_webhook)
 
     health = sub.add_parser("health", parents=[common],
                             help="check that the bot could run (for container health checks)",

@@ -13,6 +13,7 @@ from otbot.kb import default_dir
 
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class ConfigError(Exception):
@@ -32,6 +33,9 @@ class Config:
     log_misses: bool = True
     retention_days: int = 30
     misses_days: int = 90
+    database_url: str | None = None  # postgresql://... for replicas; None: SQLite in data_dir
+    webhook_secret: str | None = None  # what Telegram sends with every webhook update
+    send_rate: float = 20.0  # messages a second to Telegram, all replicas together; 0: no pacing
 
     @property
     def knowledge_path(self) -> Path:
@@ -40,7 +44,9 @@ class Config:
 
     def __repr__(self) -> str:
         # The token must never reach a log or a traceback through a repr.
-        return f"Config(data_dir={self.data_dir!s}, admins={len(self.admin_ids)})"
+        # The database URL may hold a password, the webhook secret is one.
+        database = "postgresql" if self.database_url else f"sqlite in {self.data_dir!s}"
+        return f"Config(database={database}, admins={len(self.admin_ids)})"
 
 
 def knowledge_folder(explicit: str | None = None, env: Mapping[str, str] | None = None,
@@ -97,6 +103,21 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
     level = env.get("OTBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO"
     if level not in logging.getLevelNamesMapping():
         raise ConfigError(f"OTBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {level!r})")
+    database_url = env.get("OTBOT_DATABASE_URL", "").strip() or None
+    if database_url and not database_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("OTBOT_DATABASE_URL must be a postgresql://user:password@host/db URL "
+                          "(leave it unset to keep the SQLite file in OTBOT_DATA_DIR)")
+    secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
+    if secret is not None and not WEBHOOK_SECRET.match(secret):
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET must be 1 to 256 characters A-Z, a-z, 0-9, "
+                          "_ and - (Telegram's rule for secret_token)")
+    rate_text = env.get("OTBOT_SEND_RATE", "").strip()
+    try:
+        send_rate = float(rate_text) if rate_text else 20.0
+    except ValueError:
+        send_rate = -1.0
+    if not 0 <= send_rate <= 30:
+        raise ConfigError(f"OTBOT_SEND_RATE must be messages a second, 0 to 30 (got {rate_text!r})")
     base_url = env.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_BASE_URL
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError("TELEGRAM_API_BASE_URL must start with http:// or https://")
@@ -110,25 +131,35 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         log_misses=env.get("OTBOT_LOG_MISSES", "1").strip() not in {"0", "false", "no", "off"},
         retention_days=_int(env, "OTBOT_RETENTION_DAYS", 30),
         misses_days=_int(env, "OTBOT_MISSES_DAYS", 90),
+        database_url=database_url,
+        webhook_secret=secret,
+        send_rate=send_rate,
     )
 
 
 class RedactToken(logging.Filter):
     """Replaces the token in every log record: httpx logs request URLs that contain it."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *secrets: str | None) -> None:
         super().__init__()
         self.token = token
+        self.secrets = [(token, "<token>")] + [(s, "<secret>") for s in secrets if s]
+
+    def _mask(self, text: str) -> str:
+        for secret, mask in self.secrets:
+            text = text.replace(secret, mask)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message with the token masked."""
+        """Rewrite the record's message with the token (and the webhook secret) masked."""
         message = record.getMessage()
-        if self.token in message:
-            record.msg = message.replace(self.token, "<token>")
+        masked = self._mask(message)
+        if masked != message:
+            record.msg = masked
             record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = logging.Formatter().formatException(record.exc_info).replace(
-                self.token, "<token>")
+            record.exc_text = self._mask(
+                logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
 
@@ -136,7 +167,7 @@ class RedactToken(logging.Filter):
 def setup_logging(config: Config) -> None:
     """Log to stderr at the configured level, never the token, never httpx's URLs."""
     handler = logging.StreamHandler()
-    handler.addFilter(RedactToken(config.token))
+    handler.addFilter(RedactToken(config.token, config.webhook_secret))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -147,3 +178,6 @@ def setup_logging(config: Config) -> None:
     # At DEBUG, python-telegram-bot logs whole updates: parents' messages stay out of logs.
     logging.getLogger("telegram").setLevel(max(root.level, logging.INFO))
     logging.getLogger("bm25s").setLevel(logging.WARNING)
+    # aiohttp's access log names no parent, but its error log can quote a request: keep it out.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("psycopg.pool").setLevel(logging.WARNING)

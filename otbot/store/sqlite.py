@@ -11,13 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from otbot.effects import Answered, Decided, Effect, Forget, Miss, Vote
-from otbot.store.protocol import HANDLED_DAYS, Received, Retention
+from otbot.store import pacing
+from otbot.store.protocol import HANDLED_DAYS, IDLE_SECONDS, Outcome, Received, Retention, Step
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chats (
@@ -66,8 +69,18 @@ CREATE TABLE IF NOT EXISTS decision_counts (
 class SqliteStore:
     """The default store: one SQLite file in the data folder."""
 
+    concurrent = False
+
     def __init__(self, path: Path, retention: Retention | None = None) -> None:
         self.retention = retention or Retention()
+        # One process owns a SQLite database: who drains a chat's replies, the send clocks,
+        # the flood buckets and the knowledge's generation live in its memory.
+        self._leases: dict[int, tuple[str, float]] = {}
+        self._clocks: dict[str, float] = {}
+        self._buckets: dict[str, pacing.Bucket] = {}
+        self._sent: dict[str, list[float]] = {}
+        self._generation = 0
+        self._memory = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # WAL + NORMAL survives a killed process (only power loss can drop the last commit),
@@ -79,23 +92,16 @@ class SqliteStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Bring a database written by an older version up to this schema."""
+        """Bring a database written by an older version up to this schema, step by step.
+
+        The version is SQLite's user_version; each step runs once, in its own transaction.
+        """
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version < 1:
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(inbox)")}
-            if "chat_id" not in columns:  # the inbox before it knew each update's chat
-                self._db.execute("ALTER TABLE inbox ADD COLUMN chat_id INTEGER")
-            self._db.execute("PRAGMA user_version = 1")
-        if version < 2:
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(misses)")}
-            if "kind" not in columns:  # misses before they said how the question went wrong
-                self._db.execute(
-                    "ALTER TABLE misses ADD COLUMN kind TEXT NOT NULL DEFAULT 'fallback'")
-                self._db.execute("ALTER TABLE misses ADD COLUMN topic TEXT")
-                self._db.execute("ALTER TABLE misses ADD COLUMN options TEXT NOT NULL DEFAULT ''")
-            self._db.execute("PRAGMA user_version = 2")
-        if version < 3:  # decisions counted per day and kind: the SCHEMA above creates them
-            self._db.execute("PRAGMA user_version = 3")
+        for number, step in enumerate(MIGRATIONS, start=1):
+            if version < number:
+                with self._transaction():
+                    step(self._db)
+                    self._db.execute(f"PRAGMA user_version = {number}")
 
     def load(self, chat_id: int) -> dict[str, Any]:
         """The chat's state, or an empty one."""
@@ -107,6 +113,21 @@ class SqliteStore:
         return self._db.execute("SELECT 1 FROM handled WHERE update_id = ?",
                                 (update_id,)).fetchone() is not None
 
+    def handle(self, chat_id: int, update_id: int | None, now: dt.datetime,
+               step: Step) -> Outcome | None:
+        """Handle one event in one transaction: None if the update was handled before.
+
+        `step` reads the chat's state and decides; what it returns is written before COMMIT,
+        and nothing is written if it raises.
+        """
+        with self._transaction():
+            if update_id is not None and self.was_handled(update_id):
+                return None
+            outcome = step(_Session(self, chat_id))
+            outcome.outbox_ids = self._write(chat_id, outcome.state, outcome.effects, update_id,
+                                             now, outcome.outbox)
+            return outcome
+
     def commit(self, chat_id: int, state: dict[str, Any] | None,
                effects: Iterable[Effect], update_id: int | None, now: dt.datetime,
                outbox: Sequence[str] = ()) -> list[int]:
@@ -114,33 +135,37 @@ class SqliteStore:
 
         `state` None leaves the chat's state as it is; an empty one deletes it.
         """
-        day = now.date().isoformat()
         with self._transaction():
-            forget = False
-            for effect in effects:
-                forget |= isinstance(effect, Forget)
-                self._effect(effect, day)
-            if forget:
-                self._db.execute("DELETE FROM outbox WHERE chat_id = ?", (chat_id,))
-                # The parent's own fetched updates that are still waiting, texts included.
-                self._db.execute("DELETE FROM inbox WHERE update_id != ? AND chat_id = ?",
-                                 (update_id or 0, chat_id))
-            if state is None:
-                pass
-            elif forget or not state:
-                self._db.execute("DELETE FROM chats WHERE chat_id = ?", (chat_id,))
-            else:
-                self._db.execute(
-                    "INSERT INTO chats (chat_id, state, updated) VALUES (?, ?, ?) "
-                    "ON CONFLICT (chat_id) DO UPDATE SET state = excluded.state, "
-                    "updated = excluded.updated",
-                    (chat_id, json.dumps(state, separators=(",", ":")), now.isoformat()))
-            if update_id is not None:
-                self._db.execute("INSERT OR IGNORE INTO handled (update_id, day) VALUES (?, ?)",
-                                 (update_id, day))
-                self._db.execute("DELETE FROM inbox WHERE update_id = ?", (update_id,))
-            return [self._db.execute("INSERT INTO outbox (chat_id, reply) VALUES (?, ?)",
-                                     (chat_id, payload)).lastrowid or 0 for payload in outbox]
+            return self._write(chat_id, state, effects, update_id, now, outbox)
+
+    def _write(self, chat_id: int, state: dict[str, Any] | None, effects: Iterable[Effect],
+               update_id: int | None, now: dt.datetime, outbox: Sequence[str]) -> list[int]:
+        day = now.date().isoformat()
+        forget = False
+        for effect in effects:
+            forget |= isinstance(effect, Forget)
+            self._effect(effect, day)
+        if forget:
+            self._db.execute("DELETE FROM outbox WHERE chat_id = ?", (chat_id,))
+            # The parent's own fetched updates that are still waiting, texts included.
+            self._db.execute("DELETE FROM inbox WHERE update_id != ? AND chat_id = ?",
+                             (update_id or 0, chat_id))
+        if state is None:
+            pass
+        elif forget or not state:
+            self._db.execute("DELETE FROM chats WHERE chat_id = ?", (chat_id,))
+        else:
+            self._db.execute(
+                "INSERT INTO chats (chat_id, state, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET state = excluded.state, "
+                "updated = excluded.updated",
+                (chat_id, json.dumps(state, separators=(",", ":")), now.isoformat()))
+        if update_id is not None:
+            self._db.execute("INSERT OR IGNORE INTO handled (update_id, day) VALUES (?, ?)",
+                             (update_id, day))
+            self._db.execute("DELETE FROM inbox WHERE update_id = ?", (update_id,))
+        return [self._db.execute("INSERT INTO outbox (chat_id, reply) VALUES (?, ?)",
+                                 (chat_id, payload)).lastrowid or 0 for payload in outbox]
 
     def pending(self, chat_id: int | None = None) -> list[tuple[int, int, str]]:
         """Replies committed but not yet sent (of one chat, or all): (id, chat, payload)."""
@@ -204,6 +229,10 @@ class SqliteStore:
             old = (now - dt.timedelta(days=HANDLED_DAYS)).date().isoformat()
             self._db.execute("DELETE FROM handled WHERE day < ?", (old,))
             self._db.execute("DELETE FROM inbox WHERE day < ?", (old,))
+        idle = time.time() - IDLE_SECONDS
+        with self._memory:
+            self._buckets = {k: b for k, b in self._buckets.items() if b.updated >= idle}
+            self._clocks = {k: t for k, t in self._clocks.items() if t >= idle}
 
     def topic_counts(self) -> dict[str, tuple[int, int, int]]:
         """Per topic: answers given, helpful votes, unhelpful votes."""
@@ -233,6 +262,84 @@ class SqliteStore:
             "SELECT day, kind, count FROM decision_counts WHERE day >= ? ORDER BY day, kind",
             (since or "",)))
 
+    def claim(self, chat_id: int, owner: str, lease: float) -> bool:
+        """Become (or stay) the one sending this chat's replies, for `lease` seconds."""
+        now = time.monotonic()
+        with self._memory:
+            holder = self._leases.get(chat_id)
+            if holder is not None and holder[0] != owner and holder[1] > now:
+                return False
+            self._leases[chat_id] = (owner, now + lease)
+            return True
+
+    def release(self, chat_id: int, owner: str, force: bool = False) -> bool:
+        """Give the chat back; refused (False) while replies wait, unless forced."""
+        with self._memory:
+            holder = self._leases.get(chat_id)
+            if holder is None or holder[0] != owner:
+                return True
+            if not force and self._db.execute(
+                    "SELECT 1 FROM outbox WHERE chat_id = ? LIMIT 1", (chat_id,)).fetchone():
+                return False
+            del self._leases[chat_id]
+            return True
+
+    def unclaimed(self, limit: int = 100) -> list[int]:
+        """Chats whose replies wait and that nobody is sending (a crash, a network outage)."""
+        now = time.monotonic()
+        with self._memory:
+            busy = {chat for chat, (_, until) in self._leases.items() if until > now}
+        chats = [chat for (chat,) in self._db.execute(
+            "SELECT chat_id FROM outbox GROUP BY chat_id ORDER BY MIN(id)")]
+        return [chat for chat in chats if chat not in busy][:limit]
+
+    def reserve(self, key: str, interval: float, tolerance: float) -> float:
+        """Seconds to wait before the next message under the `key` clock."""
+        with self._memory:
+            delay, self._clocks[key] = pacing.reserve(self._clocks.get(key), interval,
+                                                      tolerance, time.time())
+            return delay
+
+    def hold(self, key: str, seconds: float) -> None:
+        """Nothing goes under the `key` clock for `seconds` (Telegram's flood wait)."""
+        with self._memory:
+            self._clocks[key] = pacing.hold(self._clocks.get(key), seconds, time.time())
+
+    def admit(self, key: str, limit: int, window: float) -> float:
+        """0: a message may go now (and is counted); else seconds to wait before asking again.
+
+        At most `limit` messages are admitted in any `window` seconds.
+        """
+        with self._memory:
+            now = time.time()
+            recent = [at for at in self._sent.get(key, []) if at > now - window]
+            if len(recent) < limit:
+                recent.append(now)
+                self._sent[key] = recent
+                return 0.0
+            self._sent[key] = recent
+            return max(0.001, recent[-limit] + window - now)
+
+    def generation(self) -> int:
+        """How many times the knowledge was reloaded (one process: counted here)."""
+        return self._generation
+
+    def bump_generation(self) -> int:
+        """A reload happened; the new generation."""
+        self._generation += 1
+        return self._generation
+
+    def ping(self) -> None:
+        """Raise if the database cannot be read."""
+        self._db.execute("SELECT 1").fetchone()
+
+    def spend(self, key: str, burst: float, per_second: float, now: float) -> str:
+        """The flood limit's verdict for `key` (see pacing.spend)."""
+        with self._memory:
+            verdict, self._buckets[key] = pacing.spend(self._buckets.get(key), burst,
+                                                       per_second, now)
+            return verdict
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()
@@ -247,3 +354,40 @@ class SqliteStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+class _Session:
+    """An event's transaction on SQLite: the connection is the store's own."""
+
+    def __init__(self, store: SqliteStore, chat_id: int) -> None:
+        self.store = store
+        self.chat_id = chat_id
+
+    def load(self) -> dict[str, Any]:
+        return self.store.load(self.chat_id)
+
+    def spend(self, key: str, burst: float, per_second: float, now: float) -> str:
+        return self.store.spend(key, burst, per_second, now)
+
+
+def _inbox_chat(db: sqlite3.Connection) -> None:
+    """1: the inbox learns each update's chat, so /forget can drop a parent's waiting ones."""
+    if "chat_id" not in {row[1] for row in db.execute("PRAGMA table_info(inbox)")}:
+        db.execute("ALTER TABLE inbox ADD COLUMN chat_id INTEGER")
+
+
+def _miss_kinds(db: sqlite3.Connection) -> None:
+    """2: misses say how the question went wrong: kind, the topic taken, the options offered."""
+    if "kind" not in {row[1] for row in db.execute("PRAGMA table_info(misses)")}:
+        db.execute("ALTER TABLE misses ADD COLUMN kind TEXT NOT NULL DEFAULT 'fallback'")
+        db.execute("ALTER TABLE misses ADD COLUMN topic TEXT")
+        db.execute("ALTER TABLE misses ADD COLUMN options TEXT NOT NULL DEFAULT ''")
+
+
+def _decision_counts(db: sqlite3.Connection) -> None:
+    """3: messages counted per day and decision kind (the SCHEMA above creates the table)."""
+
+
+# Numbered steps, oldest first: step N brings user_version N-1 to N. Append, never edit.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_inbox_chat, _miss_kinds,
+                                                          _decision_counts]

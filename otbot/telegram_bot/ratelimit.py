@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from otbot.store.pacing import Bucket, spend
 
 BURST = 10  # messages a parent may send at once (pasting several questions is normal)
 PER_SECOND = 1.0  # sustained rate after the burst: a person types slower than this
@@ -12,39 +12,25 @@ BUTTON_PER_SECOND = 5.0
 IDLE_FORGET = 600.0  # seconds after which a quiet parent's bucket is dropped
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-    notified: bool = False
-
-
 class RateLimiter:
-    """Token buckets keyed by user id, kept only in memory and only while active."""
+    """Token buckets keyed by user id, kept only in memory and only while active.
+
+    The running bot spends from the store's buckets instead (shared by every replica on
+    PostgreSQL); both use the same arithmetic, otbot.store.pacing.spend.
+    """
 
     def __init__(self, burst: int = BURST, per_second: float = PER_SECOND) -> None:
         self.burst = burst
         self.per_second = per_second
-        self._buckets: dict[int, _Bucket] = {}
+        self._buckets: dict[int, Bucket] = {}
 
     def check(self, user_id: int, now: float) -> str:
         """'ok' to handle the message, 'notify' to send the one notice, 'drop' to ignore it."""
-        bucket = self._buckets.get(user_id)
-        if bucket is None:
+        if user_id not in self._buckets:
             self._sweep(now)
-            bucket = self._buckets[user_id] = _Bucket(float(self.burst), now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.per_second)
-        bucket.updated = now
-        if bucket.tokens >= 1:
-            # Only a parent who slowed down enough to refill the bucket can be told again.
-            if bucket.tokens >= self.burst - 1:
-                bucket.notified = False
-            bucket.tokens -= 1
-            return "ok"
-        if bucket.notified:
-            return "drop"
-        bucket.notified = True
-        return "notify"
+        verdict, self._buckets[user_id] = spend(self._buckets.get(user_id), self.burst,
+                                                self.per_second, now)
+        return verdict
 
     def _sweep(self, now: float) -> None:
         """Forget parents who have been quiet a while, so memory does not grow."""
