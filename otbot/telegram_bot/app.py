@@ -149,7 +149,7 @@ class InboxBot(ExtBot[None]):
     async def get_updates(self, offset: int | None = None, *args: Any,
                           **kwargs: Any) -> tuple[Update, ...]:
         """Fetch updates and write the ones a parent would miss to the inbox first."""
-        if offset is not None and offset <= self.skip_to:
+        if self.skip_to and (offset is None or offset <= self.skip_to):
             offset = self.skip_to + 1  # confirm what was set aside, so it never comes back
         updates = await super().get_updates(offset, *args, **kwargs)
         kept = [Received(u.update_id, u.effective_chat.id if u.effective_chat else None,
@@ -190,6 +190,7 @@ class Runtime:
         self.committed: set[int] = set()  # updates whose commit already left the inbox
         self._waiting: dict[int, int] = {}
         self._drains: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()  # chats to drain once more when their drain ends
 
     async def db(self, call: Callable[..., T], *args: Any) -> T:
         """Call the store: in a worker thread when it has a pool (PostgreSQL), so waiting for
@@ -300,12 +301,19 @@ class Runtime:
         """Send a chat's outbox in the background (one task per chat at a time)."""
         running = self._drains.get(chat_id)
         if running is not None and not running.done():
-            running.add_done_callback(lambda _: self.drain_soon(bot, chat_id))
+            self._again.add(chat_id)  # once it ends: replies committed meanwhile may wait
             return
         task = asyncio.ensure_future(self._drain_quietly(bot, chat_id))
         self._drains[chat_id] = task
-        task.add_done_callback(lambda t: self._drains.pop(chat_id, None)
-                               if self._drains.get(chat_id) is t else None)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if self._drains.get(chat_id) is finished:
+                del self._drains[chat_id]
+            if chat_id in self._again and not finished.cancelled():
+                self._again.discard(chat_id)
+                self.drain_soon(bot, chat_id)
+
+        task.add_done_callback(done)
 
     async def _drain_quietly(self, bot: Any, chat_id: int) -> None:
         try:
