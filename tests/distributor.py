@@ -23,6 +23,8 @@ import aiohttp
 from botprocess import bot_env
 from fakebotapi import Call, FakeBotApi
 
+from otbot.telegram_bot.app import CONNECTIONS
+
 SECRET = "test-webhook-secret_0123456789"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 START_TIMEOUT = 40.0
@@ -268,6 +270,13 @@ def without_repeats(shown: list[Any]) -> tuple[list[Any], int]:
         else:
             kept.append(item)
     return kept, repeats
+
+
+# Replies to different chats are sent concurrently, so a kill can catch a few in flight at
+# once, each of which goes out again after the restart. What a parent can notice is bounded:
+# at most one answer shown twice in a chat, and no more repeats than the process has Bot API
+# connections to send them on.
+MAX_IN_FLIGHT = CONNECTIONS
 
 
 def leaked(lines: list[str], texts: list[str]) -> list[str]:
