@@ -71,13 +71,18 @@ class _PhraseFinder:
     """Finds where many phrases occur in a sentence, in one pass over its words."""
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
+        # A phrase is looked up by its first two words ("he", "is"), by its first word alone
+        # when it has one or its second is a prefix, or by the first two letters of a first
+        # word that is a prefix ("breath*"): common first words ("he", "i") start hundreds.
+        self._by_pair: dict[tuple[str, str], list[Phrase]] = {}
         self._by_first: dict[str, list[Phrase]] = {}
-        # Phrases whose first word is a prefix ("breath*"), by the prefix's first two letters.
         self._by_prefix: dict[str, list[tuple[str, Phrase]]] = {}
         for phrase in set(phrases):
             first = phrase[0]
             if first.endswith("*"):
                 self._by_prefix.setdefault(first[:2], []).append((first[:-1], phrase))
+            elif len(phrase) > 1 and not phrase[1].endswith("*"):
+                self._by_pair.setdefault((first, phrase[1]), []).append(phrase)
             else:
                 self._by_first.setdefault(first, []).append(phrase)
 
@@ -85,7 +90,9 @@ class _PhraseFinder:
         """Every phrase that occurs in the tokens, word for word and in order, with spans."""
         found: dict[Phrase, list[Span]] = {}
         for i, token in enumerate(tokens):
-            candidates = self._by_first.get(token, []) + [
+            following = tokens[i + 1] if i + 1 < len(tokens) else ""
+            candidates = self._by_first.get(token, []) + self._by_pair.get(
+                (token, following), []) + [
                 phrase for prefix, phrase in self._by_prefix.get(token[:2], ())
                 if token.startswith(prefix)]
             for phrase in candidates:
@@ -170,7 +177,7 @@ class UrgentDetector:
         def item(text: str) -> Item:
             return cues.get(text) or tuple(_phrase(alt) for alt in text.split("|"))
 
-        self._anywhere = tuple(p for text in urgent.calm_anywhere for p in item(text))
+        self._anywhere = frozenset(p for text in urgent.calm_anywhere for p in item(text))
         self._kinds = [
             _Compiled(kind, tuple(tuple(item(part) for part in combo) for combo in kind.when),
                       tuple(p for text in kind.unless for p in item(text)) + calm)
@@ -213,7 +220,7 @@ class UrgentDetector:
 
     def _fire(self, found: dict[Phrase, list[Span]], whole: bool, fired: set[str]) -> None:
         """Add the kinds of one reading (sentence kinds, or whole-message ones) that fire."""
-        if any(phrase in found for phrase in self._anywhere):
+        if not self._anywhere.isdisjoint(found):
             return
         places: dict[tuple[int, int], dict[int, list[Span]]] = {}
         calm: dict[int, list[Span]] = {}
