@@ -21,7 +21,8 @@ from otbot.understanding.text import Analyzer, words
 from otbot.understanding.urgent import UrgentDetector
 
 MAX_INPUT = 2000  # characters looked at: a 20,000-character message is not 10x more question
-FUZZY_POOL = 10  # entries whose wordings get the (costlier) fuzzy comparison
+FUZZY_POOL = 10
+FUZZY_TERMS = 24  # terms of a long message that take part in the fuzzy comparison  # entries whose wordings get the (costlier) fuzzy comparison
 RANKED = 10  # candidates a ranking returns
 DECIDED_ON = 3  # the best candidates a decision looks at (and offers as choices)
 LONG_MESSAGE = 3  # sentences from which a message is a story with a question in it
@@ -191,7 +192,10 @@ class Matcher:
         pool = _top_indices(bm25, FUZZY_POOL)
         if not pool:
             return Ranking([Candidate(t, 0.0) for t in self.topics[:limit]], round(domain, 4))
-        fuzzy = self._fuzzy(" ".join(t for t, _ in weighted), pool)
+        # The fuzzy comparison costs with the product of both lengths; past a few dozen terms
+        # a story's extra words change nothing but the time, so its weightiest terms stand in.
+        heaviest = sorted(weighted, key=lambda tw: -tw[1])[:FUZZY_TERMS]
+        fuzzy = self._fuzzy(" ".join(t for t, _ in heaviest), pool)
         hybrid = 0.5 * bm25[pool] / (float(bm25[pool[0]]) or 1.0) + 0.5 * fuzzy
         # Best first, ties in knowledge-base order.
         order = [pool[k] for k in np.lexsort((np.array(pool), -hybrid))]
