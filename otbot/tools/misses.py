@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import fuzz, process
-
 from otbot.config import data_folder
 from otbot.effects import NONE_OF_THESE, MissKind
 from otbot.kb import KnowledgeBase
 from otbot.store import SqliteStore
-from otbot.understanding.grouping import SIMILAR, MissGroup, group_misses
+from otbot.understanding.grouping import MissGroup, clusters, group_misses
 from otbot.understanding.matcher import Matcher
 from otbot.understanding.text import STOPWORDS, english_words, words
 
@@ -94,14 +92,8 @@ def group_by_kind(rows: Iterable[MissRow]) -> dict[str, list[KindGroup]]:
 
 def _groups(kind: str, rows: list[MissRow]) -> list[KindGroup]:
     """Greedy grouping as group_misses does it, keeping every member for the topic counts."""
-    counts = Counter(r.text for r in rows)
-    pending = sorted(counts, key=lambda text: (-counts[text], text))
     result = []
-    while pending:
-        leader, rest = pending[0], pending[1:]
-        alike = _similarity(leader, rest)
-        members = {leader, *(t for t, score in zip(rest, alike, strict=True) if score >= SIMILAR)}
-        pending = [t for t, score in zip(rest, alike, strict=True) if score < SIMILAR]
+    for members in clusters(Counter(r.text for r in rows)):
         mine = [r for r in rows if r.text in members]
         [group] = group_misses((r.text, r.day) for r in mine)  # the same leader and others
         topics = Counter(r.topic or "" for r in mine) if kind in (
@@ -110,15 +102,6 @@ def _groups(kind: str, rows: list[MissRow]) -> list[KindGroup]:
         result.append(KindGroup(kind, group, topics=dict(topics.most_common()),
                                 offered=tuple(t for t, _ in offered.most_common(3))))
     return sorted(result, key=lambda g: (-g.group.count, g.group.wording))
-
-
-def _similarity(text: str, others: list[str]) -> list[float]:
-    """How alike `text` is to each of `others`, 0-100: the measure group_misses uses."""
-    if not others:
-        return []
-    sets = process.cdist([text], others, scorer=fuzz.token_set_ratio)[0]
-    sorts = process.cdist([text], others, scorer=fuzz.token_sort_ratio)[0]
-    return [float(value) for value in (sets + sorts) / 2]
 
 
 def with_actions(groups: dict[str, list[KindGroup]], matcher: Matcher, limit: int

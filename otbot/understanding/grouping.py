@@ -36,18 +36,25 @@ def group_misses(rows: Iterable[tuple[str, str]]) -> list[MissGroup]:
     for text, day in rows:
         counts[text] += 1
         days.setdefault(text, []).append(day)
-    pending = sorted(counts, key=lambda text: (-counts[text], text))
     groups = []
+    for members in clusters(counts):
+        seen = [day for text in members for day in days[text]]
+        groups.append(MissGroup(sum(counts[t] for t in members), members[0],
+                                tuple(members[1 : 1 + MAX_OTHERS]), min(seen), max(seen)))
+    return sorted(groups, key=lambda g: (-g.count, g.wording))
+
+
+def clusters(counts: Counter[str]) -> list[list[str]]:
+    """Wordings in groups of alike ones, greedily: the most frequent left leads each group."""
+    pending = sorted(counts, key=lambda text: (-counts[text], text))
+    result = []
     while pending:
         leader, rest = pending[0], pending[1:]
         alike = _similarity(leader, rest)
-        members = [leader, *(text for text, score in zip(rest, alike, strict=True)
-                             if score >= SIMILAR)]
-        pending = [text for text, score in zip(rest, alike, strict=True) if score < SIMILAR]
-        seen = [day for text in members for day in days[text]]
-        groups.append(MissGroup(sum(counts[t] for t in members), leader,
-                                tuple(members[1 : 1 + MAX_OTHERS]), min(seen), max(seen)))
-    return sorted(groups, key=lambda g: (-g.count, g.wording))
+        result.append([leader, *(t for t, score in zip(rest, alike, strict=True)
+                                 if score >= SIMILAR)])
+        pending = [t for t, score in zip(rest, alike, strict=True) if score < SIMILAR]
+    return result
 
 
 def _similarity(text: str, others: list[str]) -> list[float]:
