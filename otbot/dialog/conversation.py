@@ -179,8 +179,8 @@ class Conversation:
     def _text(self, event: Event, state: State, turn: Turn, asked: Asked | None) -> None:
         # While a checklist question waits, "often", "not sure" or "2" answers it; an
         # emergency never does.
-        answered = None if self.is_urgent(event.text) \
-            else self.screen.typed(event.text, state, event.now)
+        answered = self.screen.typed(event.text, state, event.now) \
+            if self.screen.is_open(state) and not self.is_urgent(event.text) else None
         if answered is not None:
             turn.replies.extend(answered)
             return
