@@ -35,8 +35,23 @@ from otbot.kb.yamlfile import MarkedDict, MarkedList, Problem
 
 ANSWER_ADVISED_LENGTH = 900  # what a parent reads comfortably on a phone
 VERDICT = re.compile(r"\s*(yes|no)\b\s*[.,!;:]", re.IGNORECASE)
-ENTRY_FIELDS = {"id", "question", "alternates", "answer", "keywords", "related", "area",
+ENTRY_FIELDS = {"id", "question", "alternates", "answer", "more", "keywords", "related", "area",
                 "source", "reviewed", "reviewed_by", "offer_screen", "draft"}
+
+
+def _reply_text(reader: Reader, data: MarkedDict, key: str, path: str, *,
+                required: bool) -> str:
+    """An answer or its "more" text: Telegram HTML, short enough for a phone, no verdict."""
+    text = reader.text(data, key, path, html=True, required=required)
+    if text and len(visible_text(text)) > ANSWER_ADVISED_LENGTH:
+        reader.warn(path, data.line_of(key),
+                    f"{key} is {len(visible_text(text))} characters; "
+                    f"keep it under about {ANSWER_ADVISED_LENGTH} for a phone screen")
+    if text and VERDICT.match(visible_text(text)):
+        reader.warn(path, data.line_of(key),
+                    f"{key} opens with a bare Yes or No, which reads as a verdict on the child: "
+                    "open with what it is about instead")
+    return text
 
 
 def _entry(reader: Reader, data: Any, path: str, theme: str, line: int) -> Entry | None:
@@ -49,15 +64,8 @@ def _entry(reader: Reader, data: Any, path: str, theme: str, line: int) -> Entry
     entry_id = reader.identifier(data, path, "an entry")
     question = reader.text(data, "question", path)
     alternates = reader.texts(data, "alternates", path, required=True)
-    answer = reader.text(data, "answer", path, html=True)
-    if answer and len(visible_text(answer)) > ANSWER_ADVISED_LENGTH:
-        reader.warn(path, data.line_of("answer"),
-                    f"answer is {len(visible_text(answer))} characters; "
-                    f"keep it under about {ANSWER_ADVISED_LENGTH} for a phone screen")
-    if answer and VERDICT.match(visible_text(answer)):
-        reader.warn(path, data.line_of("answer"),
-                    "answer opens with a bare Yes or No, which reads as a verdict on the child: "
-                    "open with what the answer is about instead")
+    answer = _reply_text(reader, data, "answer", path, required=True)
+    more = _reply_text(reader, data, "more", path, required=False)
     keywords, related = reader.texts(data, "keywords", path), reader.texts(data, "related", path)
     area = data.get("area")
     if area is not None and (not isinstance(area, str) or area not in AREAS):
@@ -82,7 +90,8 @@ def _entry(reader: Reader, data: Any, path: str, theme: str, line: int) -> Entry
             reader.faq_unreadable = True
         return None
     return Entry(
-        id=entry_id, question=question, alternates=alternates, answer=answer, theme=theme,
+        id=entry_id, question=question, alternates=alternates, answer=answer, more=more,
+        theme=theme,
         keywords=keywords, related=related, area=area, source=source, reviewed=reviewed,
         reviewed_by=reviewed_by, draft=draft, offer_screen=offer_screen, path=path,
         line=data.line,

@@ -20,6 +20,7 @@ class Entry:
     alternates: tuple[str, ...]
     answer: str
     theme: str
+    more: str = ""  # what "tell me more" shows: details and examples beyond the answer
     keywords: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     area: str | None = None

@@ -210,13 +210,25 @@ class UrgentDetector:
             flat = [t for sentence in reading for t in sentence]
             found = self._finder.find(flat)
             # Sentence kinds are read sentence by sentence, and two neighbours together ("He
-            # hit his head. Now he's been sick."); whole-message kinds on all of it.
-            for segment in _segments(found, [len(s) for s in reading]):
-                self._fire(segment, False, fired)
+            # hit his head. Now he's been sick."); whole-message kinds on all of it. Most
+            # messages complete no combination even as a whole, and need no closer reading.
+            if self._complete(found):
+                for segment in _segments(found, [len(s) for s in reading]):
+                    self._fire(segment, False, fired)
             self._fire(found, True, fired)
         kinds = [c.kind for c in self._kinds if c.kind.id in fired]
         return Finding(tuple(k for k in kinds if k.level is Level.EMERGENCY),
                        tuple(k for k in kinds if k.level is Level.SOON))
+
+    def _complete(self, found: dict[Phrase, list[Span]]) -> bool:
+        """Whether the phrases found hold every item of some sentence kind's combination."""
+        present: dict[tuple[int, int], set[int]] = {}
+        for phrase in found:
+            for k, c, i in self._roles.get(phrase, ()):
+                if i != UNLESS and not self._kinds[k].kind.whole_message:
+                    present.setdefault((k, c), set()).add(i)
+        return any(len(items) == len(self._kinds[k].combinations[c])
+                   for (k, c), items in present.items())
 
     def _fire(self, found: dict[Phrase, list[Span]], whole: bool, fired: set[str]) -> None:
         """Add the kinds of one reading (sentence kinds, or whole-message ones) that fire."""
