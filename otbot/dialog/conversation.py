@@ -27,7 +27,7 @@ from otbot.effects import (
 )
 from otbot.kb import Entry, KnowledgeBase
 from otbot.kb.markup import escape, visible_text
-from otbot.understanding.followup import FollowUp, Reading, follow_up
+from otbot.understanding.followup import FollowUp, Reading, content, follow_up, is_short
 from otbot.understanding.matcher import Decision, DecisionKind, Matcher
 from otbot.understanding.text import normalize
 
@@ -36,6 +36,10 @@ MAX_RELATED = 3
 CONTEXT_TTL = dt.timedelta(minutes=10)
 # A message holding this much of one wording of its answer asks a question of its own.
 SELF_CONTAINED = 0.9
+# How much more of a follow-up's own words another topic must cover than the last topic
+# before the follow-up is taken as a question of its own (tuned on eval/followups-dev*.yaml).
+OWN_WORDS_MARGIN = 0.2
+OWN_WORDING = 0.5  # ...and hold this share of one of that topic's wordings
 MISS_CHARS = 500  # enough to see what was asked; a pasted letter is not kept whole
 COMMANDS = ("start", "help", "topics", "screen", "privacy", "forget", "cancel")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
@@ -74,6 +78,8 @@ def _remember(decision: Decision, state: State, now: dt.datetime,
     if decision.kind is DecisionKind.ANSWER and decision.topic:
         state[CONTEXT] = {"topic": decision.topic, "at": now.isoformat(),
                           "options": [t for t in decision.options if t != decision.topic]}
+        if decision.more:  # a second "tell me more" moves on to a related topic
+            state[CONTEXT].update(more=decision.topic, options=(context or {}).get("options", []))
     elif decision.kind is DecisionKind.CLARIFY:
         state[CONTEXT] = {"topic": (context or {}).get("topic"), "at": now.isoformat(),
                           "options": list(decision.options)}
@@ -146,6 +152,7 @@ class Conversation:
         self.settings = settings or Settings()
         self.matcher = Matcher(kb)
         self.screen = ScreenFlow(kb, dt.timedelta(days=self.settings.retention_days))
+        self._general = {e for theme in kb.themes if theme.general for e in theme.entry_ids}
 
     def handle(self, event: Event, state: State) -> tuple[Turn, State]:
         """Handle one event; returns the turn and the state to store before replying."""
@@ -202,40 +209,73 @@ class Conversation:
         """The decision for a message that leans on the last answer or offer.
 
         An emergency or small talk stays what it is, and so does a message that answers
-        on its own: only what makes no sense alone is read in the light of the last turn.
+        on its own: only a short message, or one that points back ("that", "tell me
+        more"), is read in the light of the last turn.
         """
-        if lean is None or decision.kind in (DecisionKind.URGENT, DecisionKind.SMALLTALK) \
-                or self._self_contained(decision):
+        if decision.kind in (DecisionKind.URGENT, DecisionKind.SMALLTALK) \
+                or self._self_contained(decision, lean) or (lean is None and not is_short(text)):
             return decision
         if context is None:
             # "tell me more" or "the second one" with nothing before it: no topic to guess.
-            return decision if lean.reading is Reading.FOLLOW \
+            return decision if lean is None or lean.reading is Reading.FOLLOW \
                 else _instead(decision, DecisionKind.FALLBACK)
         options = [t for t in context.get("options", ()) if t in self.kb.entries]
         entry = self.kb.entries.get(context.get("topic") or "")
-        if lean.reading is Reading.PICK and options and lean.index < len(options):
+        if lean and lean.reading is Reading.PICK and options and lean.index < len(options):
             return _instead(decision, DecisionKind.ANSWER, options[lean.index])
-        if lean.reading is Reading.NONE and options:
+        if lean and lean.reading is Reading.NONE and options:
             return _instead(decision, DecisionKind.FALLBACK)
         if entry is None:
             return decision
-        if lean.reading is Reading.MORE:
-            related = [r for r in entry.related if r in self.kb.entries] or [entry.id]
-            return _instead(decision, DecisionKind.ANSWER, related[0])
-        # A question about the last topic: read with that topic's own question beside it,
-        # preferring the topic, its related topics and what was offered.
+        if lean and lean.reading is Reading.MORE:
+            return self._more(decision, entry, context)
+        return self._about(decision, text, entry, options)
+
+    def _more(self, decision: Decision, entry: Entry, context: dict[str, Any]) -> Decision:
+        """"Tell me more": the topic's `more` text, then (asked again) its first related topic."""
+        if entry.more and context.get("more") != entry.id:
+            return dataclasses.replace(_instead(decision, DecisionKind.ANSWER, entry.id),
+                                       more=True)
+        related = [r for r in entry.related if r in self.kb.entries] or [entry.id]
+        return _instead(decision, DecisionKind.ANSWER, related[0])
+
+    def _about(self, decision: Decision, text: str, entry: Entry,
+               options: list[str]) -> Decision:
+        """A short question right after an answer: about that answer, unless it asks about
+        another facet ("how long does it take?", "is it free?") or another topic."""
+        asked = content(text)
+        alone = self.matcher.decide(asked) if asked != normalize(text) else decision
+        best = alone.candidates[0].topic if alone.candidates and \
+            alone.candidates[0].score > 0 else None
+        general = best in self._general and entry.id not in self._general
+        # Its own words fit another topic better than the last one: a question of its own.
+        if alone.kind is DecisionKind.ANSWER and best is not None and not general and \
+                alone.candidates[0].wording >= OWN_WORDING and \
+                self.matcher.coverage(asked, best) > self.matcher.coverage(asked, entry.id) \
+                + OWN_WORDS_MARGIN:
+            return dataclasses.replace(alone, soon=decision.soon, language=decision.language)
+        # Read with the last topic's own question beside it, preferring that topic, its
+        # related topics and what was offered.
         leaned = self.matcher.decide(f"{text} {visible_text(entry.question)}")
-        near = {entry.id, *entry.related, *options}
-        if (leaned.kind is DecisionKind.ANSWER and leaned.topic in near) \
-                or (decision.kind is not DecisionKind.ANSWER and leaned.kind in (
-                    DecisionKind.ANSWER, DecisionKind.CLARIFY)):
+        if leaned.kind is DecisionKind.ANSWER and leaned.topic in {
+                entry.id, *entry.related, *options}:
+            return dataclasses.replace(leaned, soon=decision.soon, language=decision.language)
+        if general or best == entry.id:  # "what would OT do for her?" after that topic
+            return _instead(decision, DecisionKind.ANSWER, entry.id)
+        if decision.kind is not DecisionKind.ANSWER and leaned.kind in (
+                DecisionKind.ANSWER, DecisionKind.CLARIFY):
             return dataclasses.replace(leaned, soon=decision.soon, language=decision.language)
         return decision
 
-    def _self_contained(self, decision: Decision) -> bool:
-        """An answer that holds most of one of its topic's wordings: a question of its own."""
+    def _self_contained(self, decision: Decision, lean: FollowUp | None) -> bool:
+        """An answer that holds most of one of its topic's wordings: a question of its own.
+
+        Not one about OT in general with a word pointing back: "what will the OT do about
+        it?" asks about the last topic.
+        """
         return decision.kind is DecisionKind.ANSWER and bool(decision.candidates) and \
-            decision.candidates[0].wording >= SELF_CONTAINED
+            decision.candidates[0].wording >= SELF_CONTAINED and not (
+                lean is not None and decision.topic in self._general)
 
     def _effects(self, decision: Decision, text: str, lean: FollowUp | None) -> list[Effect]:
         """What maintainers and counts learn from a text's decision."""
@@ -257,7 +297,8 @@ class Conversation:
             kind = next(k for k in self.kb.smalltalk.kinds if k.id == decision.detail)
             return [Reply(kind.reply)]
         if decision.kind is DecisionKind.ANSWER and decision.topic:
-            return [self.answer(self.kb.entries[decision.topic], soon=decision.soon)]
+            return [self.answer(self.kb.entries[decision.topic], soon=decision.soon,
+                                more=decision.more)]
         if decision.kind is DecisionKind.CLARIFY:
             return [self._clarify(decision)]
         decline = self.kb.declines.get(decision.detail or "")
@@ -273,8 +314,9 @@ class Conversation:
         return f"{note}\n\n{text}" if note else text
 
     def answer(self, entry: Entry, *, edit: bool = False, voted: bool = False,
-               soon: tuple[str, ...] = ()) -> Reply:
-        """An FAQ answer with related topics, the screen where it fits, and feedback.
+               soon: tuple[str, ...] = (), more: bool = False) -> Reply:
+        """An FAQ answer (or its `more` text) with related topics, the screen where it fits,
+        and feedback.
 
         A worry for a doctor soon (urgent.yaml, `level: soon`) adds its line under it.
         """
@@ -283,7 +325,7 @@ class Conversation:
         if entry.offer_screen:
             buttons.append(Button(self.kb.message("btn_screen"), encode("scr")))
         layout = list(rows(buttons))
-        text = self._with_doctor_line(entry.answer, soon)
+        text = self._with_doctor_line(entry.more if more and entry.more else entry.answer, soon)
         if not voted:
             text += f"\n\n<i>{self.kb.message('was_it_helpful')}</i>"
             layout.append((Button(self.kb.message("helpful_yes"), encode("v", entry.id, "y")),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from otbot.kb.markup import visible_text
 from otbot.kb.model import (
@@ -20,6 +23,7 @@ from otbot.kb.model import (
     Theme,
     Urgent,
     UrgentKind,
+    UrgentModel,
 )
 from otbot.kb.reader import (
     AREAS,
@@ -144,17 +148,20 @@ def _faq(reader: Reader) -> tuple[dict[str, Entry], dict[str, Entry]]:
 
 def _themes(reader: Reader, entries: dict[str, Entry]) -> tuple[Theme, ...]:
     titles: dict[str, str] = {}
+    general: set[str] = set()
     file = reader.folder / "themes.yaml"
     if file.exists():
         data = reader.read(file)
         path = reader.shown(file)
         for item in data if isinstance(data, list) else []:  # broken file: already reported
             if isinstance(item, MarkedDict):
-                reader.fields(item, {"id", "title"}, path, "a theme")
+                reader.fields(item, {"id", "title", "general"}, path, "a theme")
                 theme_id, title = reader.identifier(item, path, "a theme"), reader.text(
                     item, "title", path)
                 if theme_id and title:
                     titles[theme_id] = title
+                    if reader.boolean(item, "general", path):
+                        general.add(theme_id)
             else:
                 reader.error(path, getattr(data, "line", 1), "each theme needs an id and a title")
         if data is not UNREADABLE and not isinstance(data, list):
@@ -166,7 +173,7 @@ def _themes(reader: Reader, entries: dict[str, Entry]) -> tuple[Theme, ...]:
         members = tuple(e.id for e in entries.values() if e.theme == theme_id)
         if members:
             title = titles.get(theme_id) or theme_id.replace("-", " ").capitalize()
-            themes.append(Theme(theme_id, title, members))
+            themes.append(Theme(theme_id, title, members, theme_id in general))
     return tuple(themes)
 
 
@@ -237,7 +244,37 @@ def _urgent(reader: Reader) -> Urgent:
         reader.texts(data, "calm_anywhere", path),
         reader.text(data, "footer", path, html=True, required=False),
         {lang: reader.text(first_lines, lang, path, html=True)
-         for lang in first_lines} if first_lines else {})
+         for lang in first_lines} if first_lines else {},
+        _urgent_model(reader, {k.id for k in kinds}))
+
+
+URGENT_MODEL = "urgent-model.npz"
+MODEL_ARRAYS = {"rows", "weights", "bias", "outputs", "trained_on"}
+
+
+def _urgent_model(reader: Reader, kind_ids: set[str]) -> UrgentModel | None:
+    """urgent-model.npz (made by `otbot kb train-urgent`), if the folder has one."""
+    file = reader.folder / URGENT_MODEL
+    if not file.exists():
+        return None
+    path = reader.shown(file)
+    retrain = "; make it again with 'otbot kb train-urgent'"
+    try:
+        with np.load(file, allow_pickle=False) as arrays:
+            data = {name: arrays[name] for name in MODEL_ARRAYS}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        reader.error(path, 1, f"cannot read the learnt urgent model ({error}){retrain}")
+        return None
+    outputs = tuple(str(o) for o in data["outputs"])
+    unknown = sorted(set(outputs[:-1]) - kind_ids)
+    shapes = (len(data["rows"]), len(outputs)) == data["weights"].shape[:2] == (
+        data["weights"].shape[0], len(data["bias"]))
+    if not shapes or outputs[-1:] != ("any",) or unknown:
+        why = f"kinds not in urgent.yaml: {', '.join(unknown)}" if unknown else "bad shapes"
+        reader.error(path, 1, f"the learnt urgent model does not fit ({why}){retrain}")
+        return None
+    return UrgentModel(data["rows"].astype(np.int64), data["weights"].astype(np.float32),
+                       data["bias"].astype(np.float32), outputs, str(data["trained_on"]))
 
 
 def _urgent_cues(reader: Reader, data: MarkedDict, path: str) -> dict[str, tuple[str, ...]]:
@@ -402,7 +439,7 @@ def _declines(reader: Reader, entries: dict[str, Entry]) -> dict[str, Decline]:
 
 def _fingerprint(folder: Path) -> str:
     digest = hashlib.sha256()
-    for file in sorted(folder.rglob("*.yaml")):
+    for file in sorted(f for f in folder.rglob("*") if f.suffix in (".yaml", ".npz")):
         digest.update(str(file.relative_to(folder)).encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()[:12]

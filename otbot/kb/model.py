@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+import numpy as np
+
 from otbot.kb.screen import Screen
 from otbot.kb.yamlfile import Problem
 
@@ -55,6 +57,9 @@ class Theme:
     id: str
     title: str
     entry_ids: tuple[str, ...]
+    # About OT as a whole ("what would OT do?"): after an answer, a short question that
+    # matches such a topic is about the topic just answered, not about OT in general.
+    general: bool = False
 
 
 class Level(StrEnum):
@@ -84,6 +89,22 @@ class UrgentKind:
     line: int = 0
 
 
+@dataclass(frozen=True, eq=False)
+class UrgentModel:
+    """Weights learnt from labelled messages (urgent-model.npz), beside the cue rules.
+
+    A linear model over hashed words, word pairs and letter groups of a message: one output
+    per emergency kind and one for "any emergency". Only the features seen in training are
+    kept (`rows`, sorted), each with one weight per output.
+    """
+
+    rows: np.ndarray  # int64 feature ids, sorted
+    weights: np.ndarray  # float32, one row per feature id, one column per output
+    bias: np.ndarray  # float32, per output
+    outputs: tuple[str, ...]  # kind ids, then "any"
+    trained_on: str = ""  # fingerprint of the examples, to tell when it is out of date
+
+
 @dataclass(frozen=True)
 class Urgent:
     """The emergency kinds, the cue words they share, and what frames their replies."""
@@ -95,6 +116,7 @@ class Urgent:
     calm_anywhere: tuple[str, ...] = ()
     footer: str = ""  # under every emergency reply: what the bot cannot do
     first_lines: dict[str, str] = field(default_factory=dict)  # language code -> first line
+    model: UrgentModel | None = None  # learnt weights, when the folder has them
 
     def kind(self, kind_id: str) -> UrgentKind | None:
         """The kind with this id."""

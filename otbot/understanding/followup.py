@@ -19,14 +19,19 @@ MORE = frozenset({
     "more details", "details", "explain more", "can you explain more", "say more",
     "and then", "ok and", "ok and after that", "and after that", "what next", "then what",
     "why", "why is that", "how so", "like what", "such as", "for example", "example",
+    "examples", "any examples", "give me examples", "give me an example", "some examples",
+    "an example", "how", "how come", "explain", "elaborate", "tell me more about it",
+    "tell me more about that", "more about that", "more on that", "go on then",
+    "what do you mean", "meaning", "such as what", "can you say more", "more detail",
 })
 NONE = frozenset({"none", "none of these", "none of them", "neither", "not those",
                   "none of those", "not these", "no none of these", "nope none"})
 ORDINALS = {"first": 0, "1": 0, "1st": 0, "second": 1, "2": 1, "2nd": 1, "third": 2, "3": 2,
             "3rd": 2, "last": -1}
-# Words that point back at something said before.
+# Words that point back at something said before ("him": the child just talked about).
 POINTERS = frozenset({"it", "that", "this", "those", "these", "them", "they", "one", "its",
-                      "there", "such", "same", "then", "meanwhile", "instead", "either"})
+                      "there", "such", "same", "then", "meanwhile", "instead", "either",
+                      "him", "her"})
 OPENERS = (("and",), ("what", "about"), ("how", "about"), ("also",), ("but",), ("so",),
            ("what", "if"), ("ok", "and"), ("okay", "and"), ("and", "what"), ("is", "it"),
            ("does", "it"), ("can", "we"), ("can", "i"), ("how", "long"), ("how", "much"),
@@ -49,6 +54,16 @@ class FollowUp:
 
     reading: Reading
     index: int = 0
+
+
+def content(text: str) -> str:
+    """The message without the words that point back ("that", "instead"): what it asks."""
+    return " ".join(t for t in words(text) if t not in POINTERS)
+
+
+def is_short(text: str) -> bool:
+    """Short enough that it may lean on what came before, even with no pointer word."""
+    return len(words(text)) <= MAX_WORDS
 
 
 def follow_up(text: str) -> FollowUp | None:

@@ -90,6 +90,7 @@ class Decision:
     urgent: tuple[str, ...] = ()  # every emergency kind that fired, crisis lines first
     soon: tuple[str, ...] = ()  # worries for a doctor soon, to mention under the answer
     language: str = ENGLISH  # the message's language, when the bot has a note for it
+    more: bool = False  # "tell me more" after this topic's answer: show its `more` text
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -222,6 +223,13 @@ class Matcher:
         return [(term, weight * (QUESTION_WEIGHT if _is_question(sentence) else 1.0))
                 for sentence in sentences
                 for term, weight in self.analyzer.weighted_terms(sentence, fix_typos=True)]
+
+    def coverage(self, text: str, topic: str) -> float:
+        """The share of the message (its words weighted by rarity) that a topic has words for."""
+        weighted = self.analyzer.weighted_terms(text[:MAX_INPUT], fix_typos=True)
+        total = sum(weight for _, weight in weighted)
+        terms = self._doc_terms[self._ids.index(topic)] if topic in self._ids else set()
+        return sum(w for t, w in weighted if t in terms) / total if total else 0.0
 
     def _candidate(self, index: int, score: dict[int, float], weights: dict[str, float],
                    total: float, *, wording: bool = True) -> Candidate:

@@ -158,12 +158,34 @@ def test_inline_entries(bot: Conversation) -> None:
     assert bot.inline_entries("my son is choking", 5) == []
 
 
-def test_a_follow_up_is_read_with_the_last_answer(bot: Conversation) -> None:
+def test_tell_me_more_shows_more_then_moves_on(bot: Conversation) -> None:
     _, state = say(bot, "what is sensory processing?")
-    topic = state["context"]["topic"]
+    entry = bot.kb.entries[state["context"]["topic"]]
     turn, state = say(bot, "tell me more", state)
-    more = bot.kb.entries[topic].related[0]
-    assert Answered(more) in turn.effects and state["context"]["topic"] == more
+    assert turn.replies[0].text.startswith(entry.more)
+    assert Answered(entry.id) in turn.effects and state["context"]["topic"] == entry.id
+    turn, state = say(bot, "go on", state)
+    assert Answered(entry.related[0]) in turn.effects
+    assert state["context"]["topic"] == entry.related[0]
+
+
+def test_a_short_question_after_an_answer_is_about_that_answer(bot: Conversation) -> None:
+    _, state = say(bot, "my son walks on his toes all the time")
+    assert state["context"]["topic"] == "toe-walking"
+    turn, _ = say(bot, "what would OT do for him?", state)
+    assert Answered("toe-walking") in turn.effects
+
+
+def test_a_follow_up_on_another_facet_gets_that_facet(bot: Conversation) -> None:
+    _, state = say(bot, "what is sensory processing disorder?")
+    turn, _ = say(bot, "how long does it take?", state)
+    assert Answered("therapy-progress") in turn.effects
+
+
+def test_a_declined_follow_up_stays_declined(bot: Conversation) -> None:
+    _, state = say(bot, "can OT help with ADHD?")
+    turn, _ = say(bot, "what dose of ritalin is normal for that?", state)
+    assert not any(isinstance(e, Answered) for e in turn.effects)
 
 
 def test_an_ordinal_picks_an_offered_option(twins_folder: Path) -> None:

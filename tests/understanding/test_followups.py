@@ -10,9 +10,9 @@ from otbot.kb import KnowledgeBase
 from otbot.tools.followups import read_dialogues, right, second_decision
 
 # Issue 12 asks for 0.90 on the held-out follow-ups. What the conversation reaches today
-# (README figures): these floors keep it from slipping. followups-dev.yaml is tuned on,
+# (README figures): these floors keep it from slipping. followups-dev*.yaml are tuned on,
 # followups.yaml never is.
-FLOORS = {"followups-dev.yaml": 0.93, "followups.yaml": 0.75}
+FLOORS = {"followups-dev.yaml": 0.93, "followups-dev2.yaml": 0.77, "followups.yaml": 0.75}
 
 
 @pytest.fixture(scope="module")
