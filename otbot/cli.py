@@ -295,6 +295,24 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
+def cmd_kb_train_urgent(args: argparse.Namespace) -> int:
+    """Learn urgent-model.npz from labelled safety files and write it into the folder."""
+    from otbot.kb.yamlfile import YamlError
+    from otbot.tools.urgent_training import save, train_files
+
+    kb = _load(args)
+    try:
+        model = train_files([Path(f) for f in args.files], kb)
+    except (OSError, YamlError, ValueError) as error:
+        print(f"otbot: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    path = save(model, kb.folder)
+    print(f"{path}: learnt from {len(args.files)} file(s), {len(model.rows)} features, "
+          f"{len(model.outputs) - 1} kinds; run `otbot kb check` and `otbot eval` on a safety "
+          "set")
+    return EXIT_OK
+
+
 def cmd_kb_import(args: argparse.Namespace) -> int:
     """Write the good rows of a CSV or TSV FAQ as knowledge-base YAML; report the others."""
     from otbot.kb import default_dir
@@ -575,6 +593,17 @@ def _parser() -> argparse.ArgumentParser:
                           "./knowledge)")
     imp.add_argument("--force", action="store_true", help="replace the output file if it exists")
     imp.set_defaults(run=cmd_kb_import)
+
+    learn = kb_sub.add_parser(
+        "train-urgent", parents=[common], help="learn the urgent model from safety files",
+        description="Learn urgent-model.npz, the model beside the urgent rules, from "
+                    "messages labelled like eval/safety-dev.yaml (and the calm messages of "
+                    "topic sets like eval/dev.yaml, with the knowledge base's own wordings), "
+                    "and write it into the knowledge folder. Never train on a set you "
+                    "measure with.")
+    learn.add_argument("files", nargs="+", metavar="FILE",
+                       help="labelled safety or topic files")
+    learn.set_defaults(run=cmd_kb_train_urgent)
 
     misses = sub.add_parser(
         "misses", parents=[common], help="list what went wrong for parents, grouped",

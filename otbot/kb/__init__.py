@@ -12,6 +12,7 @@ from otbot.kb.model import (
     Theme,
     Urgent,
     UrgentKind,
+    UrgentModel,
 )
 from otbot.kb.reader import ID_PATTERN, default_dir
 
@@ -27,6 +28,7 @@ __all__ = [
     "Theme",
     "Urgent",
     "UrgentKind",
+    "UrgentModel",
     "default_dir",
     "iter_sentences",
     "load_knowledge",

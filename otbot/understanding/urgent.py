@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from otbot.kb import Level, Urgent, UrgentKind
 from otbot.understanding.text import TypoFixer, words
+from otbot.understanding.urgent_model import ANY, probabilities
 
 # Higher than the FAQ's typo cutoff: a wrong "correction" into an emergency word would
 # frighten a parent, while a missed typo still leaves the other wordings of a cue.
@@ -31,6 +32,13 @@ WINDOW = 12
 # A calm context cancels a match only this close to it, so "had seizures as a baby. Now he
 # is fitting and won't stop" still fires on the second sentence.
 CALM_REACH = 4
+# The learnt model (urgent-model.npz) beside the rules; chosen by cross-validation over the
+# safety-dev sets (train on all but one, measure on that one). It never overrules a rule:
+# "my son is choking, is this a sensory thing?" reads calm to it, and a rule knows better.
+MODEL_ALONE = 0.9  # its "any emergency" chance from which it fires without a rule
+MODEL_MIN_WORDS = 4  # shorter messages carry too little for it: the rules read them alone
+KIND_LIKELY = 0.5  # a kind's chance from which the model adds its advice
+CRISIS_LIKELY = 0.3  # the same for a kind whose reply carries a crisis line
 # Contractions typed without an apostrophe, spelt out so "hes choking" reads "he is choking".
 CONTRACTIONS = {"hes": ("he", "is"), "shes": ("she", "is"), "theyre": ("they", "are"),
                 "im": ("i", "am"), "isnt": ("is", "not"), "wont": ("will", "not"),
@@ -50,7 +58,7 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _tokens(text: str) -> list[str]:
+def tokens(text: str) -> list[str]:
     """Folded words with contractions spelt out, as both messages and phrases are read."""
     return [w for token in words(fold(text)) for w in CONTRACTIONS.get(token, (token,))]
 
@@ -59,7 +67,7 @@ def _phrase(text: str) -> Phrase:
     """A phrase as read words; a word's trailing * survives as a prefix marker."""
     pattern: list[str] = []
     for raw in text.split():
-        pattern.extend(w + "*" if raw.endswith("*") else w for w in _tokens(raw))
+        pattern.extend(w + "*" if raw.endswith("*") else w for w in tokens(raw))
     return tuple(pattern)
 
 
@@ -178,6 +186,7 @@ class UrgentDetector:
             return cues.get(text) or tuple(_phrase(alt) for alt in text.split("|"))
 
         self._anywhere = frozenset(p for text in urgent.calm_anywhere for p in item(text))
+        self._calm = self._anywhere | set(calm)
         self._kinds = [
             _Compiled(kind, tuple(tuple(item(part) for part in combo) for combo in kind.when),
                       tuple(p for text in kind.unless for p in item(text)) + calm)
@@ -195,6 +204,8 @@ class UrgentDetector:
                         self._roles.setdefault(phrase, []).append((k, c, i))
             for phrase in set(compiled.unless):
                 self._roles.setdefault(phrase, []).append((k, 0, UNLESS))
+        self._emergency = {k.id for k in urgent.kinds if k.level is Level.EMERGENCY}
+        self._crisis = {k.id: k.crisis for k in urgent.kinds}
         # Whole words only: a prefix ("breath*") is no spelling to correct towards.
         vocabulary = {w for phrase in phrases for w in phrase if not w.endswith("*")}
         self._typos = TypoFixer(vocabulary, min_length=TYPO_MIN_LENGTH, cutoff=TYPO_CUTOFF,
@@ -203,12 +214,14 @@ class UrgentDetector:
     def detect(self, text: str) -> Finding:
         """Every kind the message triggers, as typed and with typos fixed, in urgent.yaml order."""
         fired: set[str] = set()
-        typed = [_tokens(s) for s in _SENTENCE.split(text) if s.strip()]
+        calmed = False
+        typed = [tokens(s) for s in _SENTENCE.split(text) if s.strip()]
         fixed = [[self._typos.fix(t) for t in sentence] for sentence in typed]
         # Each reading is checked once: most messages read the same both ways.
         for reading in ([typed, fixed] if fixed != typed else [typed]):
             flat = [t for sentence in reading for t in sentence]
             found = self._finder.find(flat)
+            calmed = calmed or not self._calm.isdisjoint(found)
             # Sentence kinds are read sentence by sentence, and two neighbours together ("He
             # hit his head. Now he's been sick."); whole-message kinds on all of it. Most
             # messages complete no combination even as a whole, and need no closer reading.
@@ -216,9 +229,26 @@ class UrgentDetector:
                 for segment in _segments(found, [len(s) for s in reading]):
                     self._fire(segment, False, fired)
             self._fire(found, True, fired)
+        if self.urgent.model is not None and sum(map(len, typed)) >= MODEL_MIN_WORDS:
+            fired = self._learnt(fired, [t for sentence in typed for t in sentence], calmed)
         kinds = [c.kind for c in self._kinds if c.kind.id in fired]
         return Finding(tuple(k for k in kinds if k.level is Level.EMERGENCY),
                        tuple(k for k in kinds if k.level is Level.SOON))
+
+    def _learnt(self, fired: set[str], words: list[str], calmed: bool) -> set[str]:
+        """The rules' kinds, with what the learnt model reads in the whole message.
+
+        The model alone fires only when it is confident that this is an emergency and of
+        which kind, and the rules found no calm context ("as a baby", "just in case"). Either
+        way the reply adds the kinds it finds likely, a crisis line sooner than other advice.
+        """
+        assert self.urgent.model is not None
+        chance = probabilities(self.urgent.model, words)
+        likely = {k for k in self._emergency if chance.get(k, 0.0) >= (
+            CRISIS_LIKELY if self._crisis.get(k, False) else KIND_LIKELY)}
+        if fired & self._emergency or (chance[ANY] >= MODEL_ALONE and likely and not calmed):
+            return fired | likely
+        return fired
 
     def _complete(self, found: dict[Phrase, list[Span]]) -> bool:
         """Whether the phrases found hold every item of some sentence kind's combination."""
