@@ -16,7 +16,8 @@ from rapidfuzz import fuzz, process
 # many near neighbours, and a wrong fix there costs more than the typo.
 TYPO_MIN_LENGTH = 4
 TYPO_CUTOFF = 80.0
-CACHED_WORDS = 20_000  # distinct words whose correction is remembered (a few MB at most)
+CACHED_TEXTS = 64
+CACHED_WORDS = 20_000  # distinct words whose correction and rarity are remembered (a few MB)
 
 # A short list on purpose: wh-words and negations carry meaning in short questions
 # ("what is OT" vs "why OT"), so they stay.
@@ -68,6 +69,7 @@ RARITY_FLOOR = 0.05
 SHORT_OR_NUMBER_RARITY = 0.2  # "u", "2", "4yo": chat shorthand and ages, not topics
 
 
+@functools.lru_cache(maxsize=CACHED_WORDS)
 def rarity(word: str, known: bool = False) -> float:
     """0.05 for the most common English words, up to 1.0 for rare or unknown ones.
 
@@ -80,8 +82,13 @@ def rarity(word: str, known: bool = False) -> float:
     return min(1.0, max(RARITY_FLOOR, value))
 
 
+@functools.lru_cache(maxsize=CACHED_TEXTS)
 def normalize(text: str) -> str:
-    """Lower-case, fold Unicode, drop apostrophes inside words and all punctuation."""
+    """Lower-case, fold Unicode, drop apostrophes inside words and all punctuation.
+
+    Remembered for a few texts: each step of a decision (urgent, small talk, language,
+    ranking) reads the same message.
+    """
     text = text.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text))

@@ -8,6 +8,8 @@ still decide alone where the model is unsure.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import zlib
 
 import numpy as np
@@ -17,19 +19,26 @@ from otbot.kb import UrgentModel
 FEATURE_BITS = 18  # 262,144 hashed feature ids; only those seen in training are stored
 LETTERS = 4  # letter groups of this size inside each word: typos keep most of them
 ANY = "any"  # the output for "some emergency", beside one per kind
+CACHED_WORDS = 20_000  # distinct words whose features are remembered (a few MB at most)
+
+
+def _hashed(name: str) -> int:
+    return zlib.crc32(name.encode()) % (1 << FEATURE_BITS)
+
+
+@functools.lru_cache(maxsize=CACHED_WORDS)
+def _word_features(token: str) -> frozenset[int]:
+    """A word's own features: the word and its letter groups (the same in every message)."""
+    padded = f"<{token}>"
+    return frozenset({_hashed("w:" + token)} | {
+        _hashed("c:" + padded[j : j + LETTERS]) for j in range(len(padded) - LETTERS + 1)})
 
 
 def features(tokens: list[str]) -> np.ndarray:
     """Sorted hashed ids of a message's words, word pairs and letter groups."""
-    names = set()
-    for i, token in enumerate(tokens):
-        names.add("w:" + token)
-        if i + 1 < len(tokens):
-            names.add(f"b:{token} {tokens[i + 1]}")
-        padded = f"<{token}>"
-        names.update("c:" + padded[j : j + LETTERS] for j in range(len(padded) - LETTERS + 1))
-    size = 1 << FEATURE_BITS
-    return np.array(sorted({zlib.crc32(n.encode()) % size for n in names}), dtype=np.int64)
+    ids = {_hashed(f"b:{a} {b}") for a, b in itertools.pairwise(tokens)}
+    ids.update(*map(_word_features, tokens))
+    return np.array(sorted(ids), dtype=np.int64)
 
 
 def probabilities(model: UrgentModel, tokens: list[str]) -> dict[str, float]:
