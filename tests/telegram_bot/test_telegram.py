@@ -67,6 +67,21 @@ async def test_a_question_is_answered_with_related_topics_feedback_and_share(
     assert_strict(fake_api)
 
 
+async def test_follow_ups_are_read_with_the_last_answer(
+        fake_api: FakeBotApi, parent: Parent, tmp_path: Path) -> None:
+    async with running_bot(fake_api, tmp_path) as app:
+        [answer] = await parent.say("my son walks on his toes all the time, he is 5")
+        [more] = await parent.say("tell me more")
+        [cost] = await parent.say("is it free?")
+        kb = app.bot_data["runtime"].conversation.kb
+    toes = kb.entries["toe-walking"]
+    assert answer["text"].startswith(toes.answer[:40])
+    assert more["text"].startswith(toes.more[:40])  # more on the same topic, not a repeat
+    assert "Was this helpful?" in more["text"]
+    assert not cost["text"].startswith(toes.answer[:40])  # another facet: what it costs
+    assert_strict(fake_api)
+
+
 async def test_clarify_offers_buttons_and_none_of_these_leads_to_the_fallback(
         fake_api: FakeBotApi, parent: Parent, tmp_path: Path, twins_folder: Path) -> None:
     async with running_bot(fake_api, tmp_path, knowledge_dir=str(twins_folder)) as app:

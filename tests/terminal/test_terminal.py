@@ -54,3 +54,9 @@ def test_a_wrong_number_is_explained_and_blank_lines_ignored(shipped_kb: Knowled
 def test_urgent_text_in_the_terminal(shipped_kb: KnowledgeBase) -> None:
     out = chat(shipped_kb, "she is having a seizure right now")
     assert "emergency number now" in out
+
+
+def test_follow_ups_in_the_terminal(shipped_kb: KnowledgeBase) -> None:
+    out = chat(shipped_kb, "my son walks on his toes all the time", "tell me more")
+    toes = shipped_kb.entries["toe-walking"]
+    assert toes.more.splitlines()[0][:40] in out
