@@ -27,7 +27,14 @@ from otbot.effects import (
 )
 from otbot.kb import Entry, KnowledgeBase
 from otbot.kb.markup import escape, visible_text
-from otbot.understanding.followup import FollowUp, Reading, content, follow_up, is_short
+from otbot.understanding.followup import (
+    FollowUp,
+    Reading,
+    content,
+    follow_up,
+    is_short,
+    refers_back,
+)
 from otbot.understanding.matcher import Decision, DecisionKind, Matcher
 from otbot.understanding.text import normalize
 
@@ -213,7 +220,7 @@ class Conversation:
         more"), is read in the light of the last turn.
         """
         if decision.kind in (DecisionKind.URGENT, DecisionKind.SMALLTALK) \
-                or self._self_contained(decision, lean) or (lean is None and not is_short(text)):
+                or self._self_contained(decision, text) or (lean is None and not is_short(text)):
             return decision
         if context is None:
             # "tell me more" or "the second one" with nothing before it: no topic to guess.
@@ -267,15 +274,15 @@ class Conversation:
             return dataclasses.replace(leaned, soon=decision.soon, language=decision.language)
         return decision
 
-    def _self_contained(self, decision: Decision, lean: FollowUp | None) -> bool:
+    def _self_contained(self, decision: Decision, text: str) -> bool:
         """An answer that holds most of one of its topic's wordings: a question of its own.
 
-        Not one about OT in general with a word pointing back: "what will the OT do about
-        it?" asks about the last topic.
+        Not one about OT in general that points back: "what will the OT do about it?" asks
+        about the last topic, "why is it called OT?" does not.
         """
         return decision.kind is DecisionKind.ANSWER and bool(decision.candidates) and \
             decision.candidates[0].wording >= SELF_CONTAINED and not (
-                lean is not None and decision.topic in self._general)
+                decision.topic in self._general and refers_back(text))
 
     def _effects(self, decision: Decision, text: str, lean: FollowUp | None) -> list[Effect]:
         """What maintainers and counts learn from a text's decision."""

@@ -56,6 +56,17 @@ class FollowUp:
     index: int = 0
 
 
+PREPOSITIONS = frozenset({"about", "for", "with", "on", "at", "to", "in", "of", "from"})
+
+
+def refers_back(text: str) -> bool:
+    """Whether a pointer word stands as an object ("about it", "for her", ends on "that"),
+    not as an empty subject ("why is it called OT?")."""
+    tokens = words(text)
+    return any(token in POINTERS and (i == len(tokens) - 1 or tokens[i - 1] in PREPOSITIONS)
+               for i, token in enumerate(tokens) if i > 0)
+
+
 def content(text: str) -> str:
     """The message without the words that point back ("that", "instead"): what it asks."""
     return " ".join(t for t in words(text) if t not in POINTERS)
