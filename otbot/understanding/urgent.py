@@ -38,7 +38,7 @@ CALM_REACH = 4
 MODEL_ALONE = 0.9  # its "any emergency" chance from which it fires without a rule
 MODEL_MIN_WORDS = 4  # shorter messages carry too little for it: the rules read them alone
 KIND_LIKELY = 0.5  # a kind's chance from which the model adds its advice
-CRISIS_LIKELY = 0.3  # the same for a kind whose reply carries a crisis line
+CRISIS_LIKELY = 0.1  # the same for a kind whose reply carries a crisis line
 # Contractions typed without an apostrophe, spelt out so "hes choking" reads "he is choking".
 CONTRACTIONS = {"hes": ("he", "is"), "shes": ("she", "is"), "theyre": ("they", "are"),
                 "im": ("i", "am"), "isnt": ("is", "not"), "wont": ("will", "not"),
