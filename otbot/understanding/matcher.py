@@ -21,7 +21,7 @@ from otbot.understanding.text import Analyzer, words
 from otbot.understanding.urgent import UrgentDetector
 
 MAX_INPUT = 2000  # characters looked at: a 20,000-character message is not 10x more question
-FUZZY_POOL = 10  # entries whose wordings get the (costlier) fuzzy comparison
+FUZZY_POOL = 6  # entries whose wordings get the (costlier) fuzzy comparison
 FUZZY_TERMS = 24  # terms of a long message that take part in the fuzzy comparison
 RANKED = 10  # candidates a ranking returns
 DECIDED_ON = 3  # the best candidates a decision looks at (and offers as choices)

@@ -106,6 +106,7 @@ class Synonyms:
 
     phrases: Mapping[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     longest: int = 1
+    starts: frozenset[str] = frozenset()  # first words of the phrases: others need no lookup
 
     @classmethod
     def from_groups(cls, groups: Mapping[str, Iterable[str]], stem: Stem) -> Synonyms:
@@ -121,7 +122,7 @@ class Synonyms:
                 if key and key != target:
                     phrases[key] = target
         longest = max((len(key) for key in phrases), default=1)
-        return cls(phrases, longest)
+        return cls(phrases, longest, frozenset(key[0] for key in phrases))
 
     def apply(self, tokens: list[str], weights: list[float]) -> tuple[list[str], list[float]]:
         """Rewrite variants to canonical terms, longest phrase first, left to right.
@@ -132,7 +133,9 @@ class Synonyms:
         out_weights: list[float] = []
         i = 0
         while i < len(tokens):
-            for size in range(min(self.longest, len(tokens) - i), 0, -1):
+            sizes = range(min(self.longest, len(tokens) - i), 0, -1) \
+                if tokens[i] in self.starts else ()
+            for size in sizes:
                 target = self.phrases.get(tuple(tokens[i : i + size]))
                 if target is not None:
                     out.extend(target)
