@@ -35,9 +35,11 @@ from common import (
 from rapidfuzz import process
 from synthetic import Query, queries, write_synthetic
 
+from otbot.dialog.conversation import Conversation, Event, EventKind
 from otbot.kb import KnowledgeBase, iter_sentences, load_knowledge
 from otbot.telegram_bot.app import settle_memory
 from otbot.tools.evaluation import read_items
+from otbot.tools.followups import read_dialogues
 from otbot.understanding.matcher import Decision, Matcher
 from otbot.understanding.text import words
 
@@ -171,6 +173,36 @@ def bench_shipped() -> list[Timing]:
     return timings
 
 
+def bench_followups() -> Timing:
+    """Reading a follow-up in the light of the last answer, beside the same text read alone.
+
+    Every two-turn conversation of eval/followups*.yaml: the first message is handled, then
+    the follow-up is timed (it may be decided up to three times: alone, without its pointing
+    words, and beside the last topic's question).
+    """
+    kb = load_knowledge(KNOWLEDGE)
+    conversation = Conversation(kb)
+    settle_memory()
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    turns = []
+    for path in sorted(EVAL.glob("followups*.yaml")):
+        for dialogue in read_dialogues(path):
+            _, state = conversation.handle(Event(EventKind.TEXT, dialogue.first, now=now), {})
+            turns.append((dialogue.then, state))
+    later = now + dt.timedelta(minutes=1)
+    named: dict[str, Method] = {
+        "otbot Conversation.understand (follow-up)":
+            lambda i: conversation.understand(turns[int(i)][0], turns[int(i)][1], later),
+        "the same text, Matcher.decide alone":
+            lambda i: conversation.matcher.decide(turns[int(i)][0]),
+    }
+    timings = time_calls(named, [str(i) for i in range(len(turns))], SHIPPED_ROUNDS * 5)
+    print(f"\n## Follow-ups, shipped knowledge base ({len(turns)} two-turn conversations x "
+          f"{SHIPPED_ROUNDS * 5} rounds)\n")
+    print(table(TIMING_HEADERS, timing_rows(timings, timings[0])))
+    return timings[0]
+
+
 def bench_large(folder: Path) -> list[Timing]:
     """Decision times on a synthetic knowledge base of LARGE_SIZE entries."""
     made = write_synthetic(folder, LARGE_SIZE, SEED)
@@ -251,10 +283,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as small, tempfile.TemporaryDirectory() as large:
         load = bench_load(Path(small))
         shipped = bench_shipped()
+        followups = bench_followups()
         synthetic = bench_large(Path(large))
     targets = [
         ["decide p99, shipped KB", f"<= {TARGET_SHIPPED_P99_MS} ms", f"{shipped[0].p99:.2f} ms",
          verdict(shipped[0].p99 <= TARGET_SHIPPED_P99_MS)],
+        ["follow-up p99, shipped KB", f"<= {TARGET_SHIPPED_P99_MS} ms",
+         f"{followups.p99:.2f} ms", verdict(followups.p99 <= TARGET_SHIPPED_P99_MS)],
         [f"decide p99, synthetic {LARGE_SIZE} entries", f"<= {TARGET_LARGE_P99_MS} ms",
          f"{synthetic[0].p99:.2f} ms", verdict(synthetic[0].p99 <= TARGET_LARGE_P99_MS)],
         [f"load + index {LOAD_SIZE} entries (median)", f"<= {TARGET_LOAD_S} s", f"{load:.2f} s",

@@ -251,7 +251,8 @@ class Conversation:
         """A short question right after an answer: about that answer, unless it asks about
         another facet ("how long does it take?", "is it free?") or another topic."""
         asked = content(text)
-        alone = self.matcher.decide(asked) if asked != normalize(text) else decision
+        # Re-readings of a message `decide` has checked for emergencies already.
+        alone = self.matcher.understand(asked) if asked != normalize(text) else decision
         best = alone.candidates[0].topic if alone.candidates and \
             alone.candidates[0].score > 0 else None
         general = best in self._general and entry.id not in self._general
@@ -263,7 +264,7 @@ class Conversation:
             return dataclasses.replace(alone, soon=decision.soon, language=decision.language)
         # Read with the last topic's own question beside it, preferring that topic, its
         # related topics and what was offered.
-        leaned = self.matcher.decide(f"{text} {visible_text(entry.question)}")
+        leaned = self.matcher.understand(f"{text} {visible_text(entry.question)}")
         if leaned.kind is DecisionKind.ANSWER and leaned.topic in {
                 entry.id, *entry.related, *options}:
             return dataclasses.replace(leaned, soon=decision.soon, language=decision.language)

@@ -158,10 +158,11 @@ class Matcher:
             return Decision(DecisionKind.URGENT, detail=kinds[0], urgent=kinds,
                             language=language)
         soon = tuple(k.id for k in finding.soon)
-        return dataclasses.replace(self._understand(text), soon=soon, language=language)
+        return dataclasses.replace(self.understand(text), soon=soon, language=language)
 
-    def _understand(self, text: str) -> Decision:
-        """The decision for a message that is no emergency."""
+    def understand(self, text: str) -> Decision:
+        """The decision for a text already checked for emergencies (decide does that first):
+        a follow-up re-read beside the last topic, say."""
         kind = self.smalltalk.detect(text)
         if kind is not None:
             return Decision(DecisionKind.SMALLTALK, detail=kind.id)
