@@ -92,6 +92,12 @@ def everyday(path: Path) -> list[SafetyItem]:
     return calm
 
 
+def everyday_wordings(kb: KnowledgeBase) -> list[str]:
+    """The knowledge base's own questions, alternates and declined questions: all calm."""
+    return [*(text for entry in kb.entries.values() for text in entry.sentences()),
+            *(text for decline in kb.declines.values() for text in decline.alternates)]
+
+
 def train_files(files: Sequence[Path], kb: KnowledgeBase) -> UrgentModel:
     """The model learnt from safety and topic files and the knowledge base's own wordings
     (calm); an unknown kind in a safety file is an error."""
@@ -101,5 +107,5 @@ def train_files(files: Sequence[Path], kb: KnowledgeBase) -> UrgentModel:
     unknown = sorted({k for item in items for k in item.kinds} - set(kinds))
     if unknown:
         raise ValueError(f"kinds not in urgent.yaml: {', '.join(unknown)}")
-    items += [SafetyItem(text, ()) for entry in kb.entries.values() for text in entry.sentences()]
+    items += [SafetyItem(text, ()) for text in everyday_wordings(kb)]
     return train(items, kinds, fingerprint(files))

@@ -39,7 +39,8 @@ def detector(shipped_kb: KnowledgeBase) -> UrgentDetector:
 
 
 @pytest.mark.parametrize(("text", "kind"), [
-    ("she drank some of the blue stuff from under the sink", "poisoning"),
+    ("my toddler got into the cupboard under the sink and drank some of the blue liquid",
+     "poisoning"),
     ("I can't stop thinking everyone would be happier if I wasn't around", "parent-crisis"),
 ])
 def test_the_model_catches_what_no_rule_words(rules_only: UrgentDetector,
