@@ -22,7 +22,7 @@ from otbot.understanding.urgent import UrgentDetector
 
 MAX_INPUT = 2000  # characters looked at: a 20,000-character message is not 10x more question
 FUZZY_POOL = 6  # entries whose wordings get the (costlier) fuzzy comparison
-FUZZY_TERMS = 24  # terms of a long message that take part in the fuzzy comparison
+FUZZY_TERMS = 16  # terms of a long message that take part in the fuzzy comparison
 RANKED = 10  # candidates a ranking returns
 DECIDED_ON = 3  # the best candidates a decision looks at (and offers as choices)
 LONG_MESSAGE = 3  # sentences from which a message is a story with a question in it
@@ -136,6 +136,7 @@ class Matcher:
             keywords = [t for text in entry.keywords for t in self.analyzer.terms(text)] \
                 if entry else []
             documents.append([t for terms in wordings for t in terms] + keywords)
+        self._sorted = [" ".join(sorted(s.split())) for s in self._sentences]
         # Each document's wordings are contiguous in _sentences: [start, end).
         bounds = np.searchsorted(self._owner, np.arange(len(self._ids) + 1))
         self._spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
@@ -249,7 +250,10 @@ class Matcher:
         """Best whole-string similarity (0..1) of the query to each pooled entry's wordings."""
         spans = [self._spans[i] for i in pool]
         choices = [s for start, end in spans for s in self._sentences[start:end]]
-        sort = process.cdist([query], choices, scorer=fuzz.token_sort_ratio)[0]
+        # token_sort_ratio is the plain ratio of the words sorted, and the wordings' sorted
+        # forms are made once: many times faster, the same scores.
+        ordered = [s for start, end in spans for s in self._sorted[start:end]]
+        sort = process.cdist([" ".join(sorted(query.split()))], ordered, scorer=fuzz.ratio)[0]
         sets = process.cdist([query], choices, scorer=fuzz.token_set_ratio)[0]
         combined = (sort.astype(np.float32) + sets) / 200.0
         starts = np.cumsum([0] + [end - start for start, end in spans[:-1]])
