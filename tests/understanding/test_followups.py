@@ -9,10 +9,10 @@ from otbot.dialog.conversation import Conversation
 from otbot.kb import KnowledgeBase
 from otbot.tools.followups import read_dialogues, right, second_decision
 
-# Issue 12 asks for 0.90 on the held-out follow-ups. What the conversation reaches today
-# (README figures): these floors keep it from slipping. followups-dev*.yaml are tuned on,
-# followups.yaml never is.
-FLOORS = {"followups-dev.yaml": 0.93, "followups-dev2.yaml": 0.77, "followups.yaml": 0.75}
+# Issue 12 asks for 0.90 on the held-out follow-ups, which holds (0.917 when last measured,
+# README figures); the tuning sets' floors are what they reach today. None may slip.
+# followups-dev*.yaml are tuned on, followups.yaml never is.
+FLOORS = {"followups-dev.yaml": 0.93, "followups-dev2.yaml": 0.79, "followups.yaml": 0.91}
 
 
 @pytest.fixture(scope="module")
