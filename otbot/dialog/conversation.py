@@ -336,8 +336,10 @@ class Conversation:
         text = self._with_doctor_line(entry.more if more and entry.more else entry.answer, soon)
         if not voted:
             text += f"\n\n<i>{self.kb.message('was_it_helpful')}</i>"
-            layout.append((Button(self.kb.message("helpful_yes"), encode("v", entry.id, "y")),
-                           Button(self.kb.message("helpful_no"), encode("v", entry.id, "n"))))
+            shown = ("m",) if more and entry.more else ()
+            layout.append((
+                Button(self.kb.message("helpful_yes"), encode("v", entry.id, "y", *shown)),
+                Button(self.kb.message("helpful_no"), encode("v", entry.id, "n", *shown))))
         layout.append((Button(self.kb.message("share"), share=entry.question),))
         return Reply(text, tuple(layout), edit=edit)
 
@@ -475,8 +477,10 @@ class Conversation:
             turn.effects.append(Answered(args[0]))
             _remember(Decision(DecisionKind.ANSWER, args[0]), state, now, None)
             return [self.answer(self.kb.entries[args[0]])]
-        if action == "v" and len(args) == 2 and args[0] in self.kb.entries and args[1] in "yn":
-            return self._vote(args[0], args[1] == "y", state, turn)
+        # A vote under a "more" text carries "m", so the edited message keeps that text.
+        if action == "v" and len(args) in (2, 3) and args[0] in self.kb.entries \
+                and args[1] in ("y", "n") and args[2:] in ((), ("m",)):
+            return self._vote(args[0], args[1] == "y", state, turn, more=args[2:] == ("m",))
         if action == "n" and not args:
             if asked:
                 turn.effects.append(_clarify_miss(asked, NONE_OF_THESE))
@@ -498,10 +502,11 @@ class Conversation:
             return [Reply(self.kb.message("forget_kept"), edit=True)]
         return None
 
-    def _vote(self, topic: str, helpful: bool, state: State, turn: Turn) -> list[Reply]:
+    def _vote(self, topic: str, helpful: bool, state: State, turn: Turn, *,
+              more: bool = False) -> list[Reply]:
         """👍 or 👎: thank the parent; after 👎, offer the next-best topics and other words."""
         turn.effects.append(Vote(topic, helpful=helpful))
-        reply = self.answer(self.kb.entries[topic], edit=True, voted=True)
+        reply = self.answer(self.kb.entries[topic], edit=True, voted=True, more=more)
         thanked = Reply(reply.text, reply.buttons, edit=True,
                         notice=self.kb.message("vote_thanks"))
         if helpful:

@@ -4,7 +4,8 @@ A kind of emergency (knowledge/urgent.yaml) fires when one of its combinations o
 occurs close together in one sentence: "swallowed" + "battery", "kill" + "himself". Cues
 are shared word lists, so one combination covers every pronoun, tense and typo that its
 cues cover; a calm, past or figurative context next to the match ("as a baby", "breathing
-exercises") cancels it.
+exercises") cancels it. A model learnt from labelled messages (urgent_model.py) adds what
+the cues miss, and never takes away what they find.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from otbot.kb import Level, Urgent, UrgentKind
+from otbot.kb import Level, Urgent, UrgentKind, UrgentModel
 from otbot.understanding.text import TypoFixer, words
 from otbot.understanding.urgent_model import ANY, probabilities
 
@@ -229,21 +230,23 @@ class UrgentDetector:
                 for segment in _segments(found, [len(s) for s in reading]):
                     self._fire(segment, False, fired)
             self._fire(found, True, fired)
-        if self.urgent.model is not None and sum(map(len, typed)) >= MODEL_MIN_WORDS:
-            fired = self._learnt(fired, [t for sentence in typed for t in sentence], calmed)
+        model = self.urgent.model
+        if model is not None and sum(map(len, typed)) >= MODEL_MIN_WORDS:
+            fired = self._learnt(model, fired, [t for sentence in typed for t in sentence],
+                                 calmed)
         kinds = [c.kind for c in self._kinds if c.kind.id in fired]
         return Finding(tuple(k for k in kinds if k.level is Level.EMERGENCY),
                        tuple(k for k in kinds if k.level is Level.SOON))
 
-    def _learnt(self, fired: set[str], words: list[str], calmed: bool) -> set[str]:
+    def _learnt(self, model: UrgentModel, fired: set[str], words: list[str],
+                calmed: bool) -> set[str]:
         """The rules' kinds, with what the learnt model reads in the whole message.
 
         The model alone fires only when it is confident that this is an emergency and of
         which kind, and the rules found no calm context ("as a baby", "just in case"). Either
         way the reply adds the kinds it finds likely, a crisis line sooner than other advice.
         """
-        assert self.urgent.model is not None
-        chance = probabilities(self.urgent.model, words)
+        chance = probabilities(model, words)
         likely = {k for k in self._emergency if chance.get(k, 0.0) >= (
             CRISIS_LIKELY if self._crisis.get(k, False) else KIND_LIKELY)}
         if fired & self._emergency or (chance[ANY] >= MODEL_ALONE and likely and not calmed):

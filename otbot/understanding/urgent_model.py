@@ -50,8 +50,8 @@ def probabilities(model: UrgentModel, tokens: list[str]) -> dict[str, float]:
     """The model's probability for each output (kind ids and "any")."""
     # Features never seen in training have no weight: only the others are looked up.
     ids = features(tokens)
-    at = np.minimum(np.searchsorted(model.rows, ids), len(model.rows) - 1)
-    known = at[model.rows[at] == ids]
+    at = np.minimum(np.searchsorted(model.rows, ids), max(len(model.rows) - 1, 0))
+    known = at[model.rows[at] == ids] if len(model.rows) else at[:0]
     logits = model.weights[known].sum(axis=0) + model.bias
     values = 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
     return dict(zip(model.outputs, values.tolist(), strict=True))

@@ -169,6 +169,16 @@ def test_tell_me_more_shows_more_then_moves_on(bot: Conversation) -> None:
     assert state["context"]["topic"] == entry.related[0]
 
 
+def test_a_vote_under_more_keeps_the_more_text(bot: Conversation) -> None:
+    _, state = say(bot, "my son walks on his toes all the time")
+    turn, state = say(bot, "tell me more", state)
+    entry = bot.kb.entries["toe-walking"]
+    [yes, _] = turn.replies[0].buttons[-2]
+    voted, _ = press(bot, yes.data, state)
+    assert voted.replies[0].edit and voted.replies[0].text.startswith(entry.more)
+    assert Vote("toe-walking", helpful=True) in voted.effects
+
+
 def test_a_short_question_after_an_answer_is_about_that_answer(bot: Conversation) -> None:
     _, state = say(bot, "my son walks on his toes all the time")
     assert state["context"]["topic"] == "toe-walking"
