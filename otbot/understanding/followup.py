@@ -32,6 +32,7 @@ ORDINALS = {"first": 0, "1": 0, "1st": 0, "second": 1, "2": 1, "2nd": 1, "third"
 POINTERS = frozenset({"it", "that", "this", "those", "these", "them", "they", "one", "its",
                       "there", "such", "same", "then", "meanwhile", "instead", "either",
                       "him", "her"})
+PREPOSITIONS = frozenset({"about", "for", "with", "on", "at", "to", "in", "of", "from"})
 OPENERS = (("and",), ("what", "about"), ("how", "about"), ("also",), ("but",), ("so",),
            ("what", "if"), ("ok", "and"), ("okay", "and"), ("and", "what"), ("is", "it"),
            ("does", "it"), ("can", "we"), ("can", "i"), ("how", "long"), ("how", "much"),
@@ -54,9 +55,6 @@ class FollowUp:
 
     reading: Reading
     index: int = 0
-
-
-PREPOSITIONS = frozenset({"about", "for", "with", "on", "at", "to", "in", "of", "from"})
 
 
 def refers_back(text: str) -> bool:
