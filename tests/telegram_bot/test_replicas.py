@@ -140,8 +140,12 @@ async def test_three_replicas_lose_nothing_apply_nothing_twice_and_keep_order(
     print(f"busiest second: {api.busiest_second()} messages; copies {copies}, retries {retries}")
     assert api.busiest_second() <= 30, api.busiest_second()
     assert copies > 10 and retries > 0  # duplicates raced, and the kill cost retries
-    wrong = [c.describe() for c in api.rejected if c.method != "answerCallbackQuery"]
-    assert wrong == []  # only a duplicate press's second answer is refused
+    # Only a duplicate press's second answer is refused, and an edit the killed replica had
+    # sent just before it died: sent again, it changes nothing ("message is not modified"),
+    # which the bot takes as done, as it does for the same button pressed twice.
+    wrong = [c.describe() for c in api.rejected if c.method != "answerCallbackQuery"
+             and not (c.method == "editMessageText" and "not modified" in (c.error or ""))]
+    assert wrong == []
     assert all("otbot_updates_handled_total" in text for text in metrics)
     texts = [*questions, "3 to 5"]
     for replica in replicas:
