@@ -258,10 +258,10 @@ class Conversation:
         general = best in self._general and entry.id not in self._general
         # Its own words fit another topic better than the last one: a question of its own.
         if alone.kind is DecisionKind.ANSWER and best is not None and not general and \
-                alone.candidates[0].wording >= OWN_WORDING and \
-                self.matcher.coverage(asked, best) > self.matcher.coverage(asked, entry.id) \
-                + OWN_WORDS_MARGIN:
-            return dataclasses.replace(alone, soon=decision.soon, language=decision.language)
+                alone.candidates[0].wording >= OWN_WORDING:
+            own, last = self.matcher.coverage(asked, best, entry.id)
+            if own > last + OWN_WORDS_MARGIN:
+                return dataclasses.replace(alone, soon=decision.soon, language=decision.language)
         # Read with the last topic's own question beside it, preferring that topic, its
         # related topics and what was offered.
         leaned = self.matcher.understand(f"{text} {visible_text(entry.question)}")

@@ -124,6 +124,7 @@ class Matcher:
         # Documents: the FAQ entries, then the declined kinds of question (decline.yaml),
         # which compete for a message so that it is declined rather than answered wrongly.
         self._ids = self.topics + list(kb.declines)
+        self._position = {doc_id: index for index, doc_id in enumerate(self._ids)}
         self._sentences: list[str] = []  # each wording's terms, for the fuzzy comparison
         self._owner: list[int] = []
         documents: list[list[str]] = []
@@ -187,9 +188,7 @@ class Matcher:
         total = sum(weight for _, weight in weighted)
         if not weighted or not total:
             return Ranking([Candidate(t, 0.0) for t in self.topics[:limit]], 0.0)
-        weights: dict[str, float] = {}
-        for term, weight in weighted:
-            weights[term] = weights.get(term, 0.0) + weight
+        weights = _merged(weighted)
         domain = sum(w for t, w in weights.items() if t in self._bm25.vocabulary) / total
         bm25 = self._bm25.scores(weights)
         pool = _top_indices(bm25, FUZZY_POOL)
@@ -226,17 +225,22 @@ class Matcher:
                 for sentence in sentences
                 for term, weight in self.analyzer.weighted_terms(sentence, fix_typos=True)]
 
-    def coverage(self, text: str, topic: str) -> float:
-        """The share of the message (its words weighted by rarity) that a topic has words for."""
-        weighted = self.analyzer.weighted_terms(text[:MAX_INPUT], fix_typos=True)
-        total = sum(weight for _, weight in weighted)
-        terms = self._doc_terms[self._ids.index(topic)] if topic in self._ids else set()
-        return sum(w for t, w in weighted if t in terms) / total if total else 0.0
+    def coverage(self, text: str, *topics: str) -> list[float]:
+        """For each topic, the share of the message (its words weighted by rarity) that the
+        topic has words for; the message is read once."""
+        weights = _merged(self.analyzer.weighted_terms(text[:MAX_INPUT], fix_typos=True))
+        total = sum(weights.values())
+        return [self._covered(self._position[topic], weights) / total
+                if total and topic in self._position else 0.0 for topic in topics]
+
+    def _covered(self, index: int, weights: dict[str, float]) -> float:
+        """The weight of the message's terms that a document has."""
+        return sum(w for t, w in weights.items() if t in self._doc_terms[index])
 
     def _candidate(self, index: int, score: dict[int, float], weights: dict[str, float],
                    total: float, *, wording: bool = True) -> Candidate:
         """A ranked document; `wording` is left at 0 where no decision will look at it."""
-        covered = sum(w for t, w in weights.items() if t in self._doc_terms[index])
+        covered = self._covered(index, weights)
         return Candidate(self._ids[index], round(score[index], 4), round(covered / total, 4),
                          round(self._wording_cover(index, weights), 4) if wording else 0.0)
 
@@ -251,7 +255,7 @@ class Matcher:
         spans = [self._spans[i] for i in pool]
         choices = [s for start, end in spans for s in self._sentences[start:end]]
         # token_sort_ratio is the plain ratio of the words sorted, and the wordings' sorted
-        # forms are made once: the same scores in a third of the time.
+        # forms are made once, not on every comparison.
         ordered = [s for start, end in spans for s in self._sorted[start:end]]
         sort = process.cdist([" ".join(sorted(query.split()))], ordered, scorer=fuzz.ratio)[0]
         sets = process.cdist([query], choices, scorer=fuzz.token_set_ratio)[0]
@@ -283,6 +287,14 @@ class _Bm25:
                 # A term's column lists each document once, so plain indexing adds correctly.
                 scores[self._indices[start:end]] += weight * self._data[start:end]
         return scores
+
+
+def _merged(weighted: list[tuple[str, float]]) -> dict[str, float]:
+    """Each term once, with the weights of all its occurrences added."""
+    weights: dict[str, float] = {}
+    for term, weight in weighted:
+        weights[term] = weights.get(term, 0.0) + weight
+    return weights
 
 
 def _is_question(sentence: str) -> bool:

@@ -106,7 +106,11 @@ class Synonyms:
 
     phrases: Mapping[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     longest: int = 1
-    starts: frozenset[str] = frozenset()  # first words of the phrases: others need no lookup
+
+    @functools.cached_property
+    def starts(self) -> frozenset[str]:
+        """The first words of the phrases: a word that starts none needs no lookup."""
+        return frozenset(key[0] for key in self.phrases)
 
     @classmethod
     def from_groups(cls, groups: Mapping[str, Iterable[str]], stem: Stem) -> Synonyms:
@@ -122,7 +126,7 @@ class Synonyms:
                 if key and key != target:
                     phrases[key] = target
         longest = max((len(key) for key in phrases), default=1)
-        return cls(phrases, longest, frozenset(key[0] for key in phrases))
+        return cls(phrases, longest)
 
     def apply(self, tokens: list[str], weights: list[float]) -> tuple[list[str], list[float]]:
         """Rewrite variants to canonical terms, longest phrase first, left to right.

@@ -179,17 +179,23 @@ def test_a_vote_under_more_keeps_the_more_text(bot: Conversation) -> None:
     assert Vote("toe-walking", helpful=True) in voted.effects
 
 
-def test_a_short_question_after_an_answer_is_about_that_answer(bot: Conversation) -> None:
-    _, state = say(bot, "my son walks on his toes all the time")
-    assert state["context"]["topic"] == "toe-walking"
-    turn, _ = say(bot, "what would OT do for him?", state)
-    assert Answered("toe-walking") in turn.effects
-
-
-def test_a_follow_up_on_another_facet_gets_that_facet(bot: Conversation) -> None:
-    _, state = say(bot, "what is sensory processing disorder?")
-    turn, _ = say(bot, "how long does it take?", state)
-    assert Answered("therapy-progress") in turn.effects
+@pytest.mark.parametrize(("first", "answered", "then", "topic"), [
+    # a short question about OT in general is about the topic just answered
+    ("my son walks on his toes all the time", "toe-walking", "what would OT do for him?",
+     "toe-walking"),
+    # one that asks about another facet in its own words gets that facet
+    ("what is sensory processing disorder?", "sensory-processing-disorder",
+     "how long does it take?", "therapy-progress"),
+    # a new, self-contained question is not bent towards the last topic
+    ("what is sensory processing?", "sensory-processing", "does insurance pay for OT?",
+     "insurance"),
+])
+def test_a_second_message_read_after_an_answer(bot: Conversation, first: str, answered: str,
+                                                then: str, topic: str) -> None:
+    _, state = say(bot, first)
+    assert state["context"]["topic"] == answered
+    turn, _ = say(bot, then, state)
+    assert Answered(topic) in turn.effects
 
 
 def test_a_declined_follow_up_stays_declined(bot: Conversation) -> None:
@@ -205,12 +211,6 @@ def test_an_ordinal_picks_an_offered_option(twins_folder: Path) -> None:
     turn, _ = say(bot, "the second one", state)
     assert Answered(second) in turn.effects
     assert turn.effects[0].kind is MissKind.CLARIFY and turn.effects[0].topic == second
-
-
-def test_a_new_question_is_not_bent_towards_the_last_topic(bot: Conversation) -> None:
-    _, state = say(bot, "what is sensory processing?")
-    turn, _ = say(bot, "does insurance pay for OT?", state)
-    assert Answered("insurance") in turn.effects
 
 
 def test_context_expires(bot: Conversation) -> None:
