@@ -32,11 +32,11 @@ def _identifier() -> LanguageIdentifier:
 
 def language_of(text: str) -> str:
     """The message's language code, or "en" when unsure."""
-    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
+    if sum(map(str.isalpha, text)) < MIN_LETTERS:
         return ENGLISH
     tokens = [t for t in words(text) if t.isalpha()]
     known = english_words()
-    if tokens and sum(t in known for t in tokens) / len(tokens) >= ENGLISH_SHARE:
+    if tokens and sum(map(known.__contains__, tokens)) / len(tokens) >= ENGLISH_SHARE:
         return ENGLISH
     language, confidence = _identifier().classify(text)
     return str(language) if confidence >= CONFIDENCE else ENGLISH

@@ -21,7 +21,7 @@ from otbot.understanding.text import Analyzer, words
 from otbot.understanding.urgent import UrgentDetector
 
 MAX_INPUT = 2000  # characters looked at: a 20,000-character message is not 10x more question
-FUZZY_POOL = 6  # entries whose wordings get the (costlier) fuzzy comparison
+FUZZY_POOL = 4  # entries whose wordings get the (costlier) fuzzy comparison
 FUZZY_TERMS = 16  # terms of a long message that take part in the fuzzy comparison
 RANKED = 10  # candidates a ranking returns
 DECIDED_ON = 3  # the best candidates a decision looks at (and offers as choices)
@@ -219,10 +219,11 @@ class Matcher:
         writing?" The background matters less than the question.
         """
         sentences = [s for s in _SENTENCES.split(text) if s.strip()]
-        if len(sentences) < LONG_MESSAGE or not any(map(_is_question, sentences)):
+        asks = list(map(_is_question, sentences))
+        if len(sentences) < LONG_MESSAGE or not any(asks):
             return self.analyzer.weighted_terms(text, fix_typos=True)
-        return [(term, weight * (QUESTION_WEIGHT if _is_question(sentence) else 1.0))
-                for sentence in sentences
+        return [(term, weight * (QUESTION_WEIGHT if question else 1.0))
+                for sentence, question in zip(sentences, asks, strict=True)
                 for term, weight in self.analyzer.weighted_terms(sentence, fix_typos=True)]
 
     def coverage(self, text: str, *topics: str) -> list[float]:
@@ -247,7 +248,7 @@ class Matcher:
     def _wording_cover(self, index: int, weights: dict[str, float]) -> float:
         """The largest share of one of the document's wordings that the message contains."""
         start, end = self._spans[index]
-        return max((sum(self._idf[t] for t in terms if t in weights) / whole
+        return max((sum(self._idf[t] for t in weights.keys() & terms) / whole
                     for terms, whole in self._wordings[start:end] if whole), default=0.0)
 
     def _fuzzy(self, query: str, pool: list[int]) -> np.ndarray:
@@ -271,22 +272,24 @@ class _Bm25:
         index = bm25s.BM25()
         index.index([doc or [""] for doc in documents], show_progress=False)
         self.vocabulary = {t for doc in documents for t in doc}
-        self._ids = {t: i for t, i in index.vocab_dict.items() if t in self.vocabulary}
-        self._data = index.scores["data"]
-        self._indices = index.scores["indices"]
-        self._indptr = index.scores["indptr"]
+        ids = {t: i for t, i in index.vocab_dict.items() if t in self.vocabulary}
+        data, indices, indptr = (index.scores[k] for k in ("data", "indices", "indptr"))
+        # Each term's column (the documents holding it and their scores), cut once here.
+        self._columns = {t: (indices[indptr[i]:indptr[i + 1]], data[indptr[i]:indptr[i + 1]])
+                         for t, i in ids.items()}
         self._size = len(documents)
 
     def scores(self, weights: dict[str, float]) -> np.ndarray:
         """Each document's BM25 score for the weighted terms."""
-        scores = np.zeros(self._size, dtype=np.float32)
-        for term, weight in weights.items():
-            token = self._ids.get(term)
-            if token is not None:
-                start, end = self._indptr[token], self._indptr[token + 1]
-                # A term's column lists each document once, so plain indexing adds correctly.
-                scores[self._indices[start:end]] += weight * self._data[start:end]
-        return scores
+        known = [(self._columns[t], w) for t, w in weights.items() if t in self._columns]
+        if not known:
+            return np.zeros(self._size, dtype=np.float32)
+        # All the terms' columns added in one bincount, not a numpy call per term.
+        lengths = [len(column[0]) for column, _ in known]
+        documents = np.concatenate([column[0] for column, _ in known])
+        scores = np.concatenate([column[1] for column, _ in known]) * np.repeat(
+            [w for _, w in known], lengths)
+        return np.bincount(documents, weights=scores, minlength=self._size).astype(np.float32)
 
 
 def _merged(weighted: list[tuple[str, float]]) -> dict[str, float]:

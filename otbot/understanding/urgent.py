@@ -16,9 +16,9 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from otbot.kb import Level, Urgent, UrgentKind, UrgentModel
+from otbot.kb import Level, Urgent, UrgentKind
 from otbot.understanding.text import TypoFixer, words
-from otbot.understanding.urgent_model import ANY, probabilities
+from otbot.understanding.urgent_model import ANY, Scorer
 
 # Higher than the FAQ's typo cutoff: a wrong "correction" into an emergency word would
 # frighten a parent, while a missed typo still leaves the other wordings of a cue.
@@ -55,6 +55,8 @@ Span = tuple[int, int]  # first and last word of an occurrence
 
 def fold(text: str) -> str:
     """Lower case without accents: "não respira" and "nao respira" read the same."""
+    if text.isascii():
+        return text  # nothing to fold, and most messages are
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -94,20 +96,21 @@ class _PhraseFinder:
                 self._by_pair.setdefault((first, phrase[1]), []).append(phrase)
             else:
                 self._by_first.setdefault(first, []).append(phrase)
+        self._patterned = {p for p in set(phrases) if any(w.endswith("*") for w in p)}
 
     def find(self, tokens: list[str]) -> dict[Phrase, list[Span]]:
         """Every phrase that occurs in the tokens, word for word and in order, with spans."""
         found: dict[Phrase, list[Span]] = {}
-        for i, token in enumerate(tokens):
-            following = tokens[i + 1] if i + 1 < len(tokens) else ""
-            candidates = self._by_first.get(token, []) + self._by_pair.get(
-                (token, following), []) + [
-                phrase for prefix, phrase in self._by_prefix.get(token[:2], ())
-                if token.startswith(prefix)]
+        for i, (token, following) in enumerate(itertools.zip_longest(tokens, tokens[1:],
+                                                                     fillvalue="")):
+            candidates = [*self._by_first.get(token, ()), *self._by_pair.get(
+                (token, following), ()), *(phrase for prefix, phrase in self._by_prefix.get(
+                    token[:2], ()) if token.startswith(prefix))]
             for phrase in candidates:
-                rest = tokens[i + 1 : i + len(phrase)]
-                if len(rest) == len(phrase) - 1 and all(
-                        _word_matches(p, t) for p, t in zip(phrase[1:], rest, strict=True)):
+                here = tokens[i : i + len(phrase)]
+                if len(here) == len(phrase) and (
+                        all(map(_word_matches, phrase, here)) if phrase in self._patterned
+                        else tuple(here) == phrase):
                     found.setdefault(phrase, []).append((i, i + len(phrase) - 1))
         return found
 
@@ -211,6 +214,7 @@ class UrgentDetector:
         vocabulary = {w for phrase in phrases for w in phrase if not w.endswith("*")}
         self._typos = TypoFixer(vocabulary, min_length=TYPO_MIN_LENGTH, cutoff=TYPO_CUTOFF,
                                 rare_word_count=RARE_WORD_COUNT)
+        self._scorer = Scorer(urgent.model) if urgent.model is not None else None
 
     def detect(self, text: str) -> Finding:
         """Every kind the message triggers, as typed and with typos fixed, in urgent.yaml order."""
@@ -230,15 +234,14 @@ class UrgentDetector:
                 for segment in _segments(found, [len(s) for s in reading]):
                     self._fire(segment, False, fired)
             self._fire(found, True, fired)
-        model = self.urgent.model
-        if model is not None and sum(map(len, typed)) >= MODEL_MIN_WORDS:
-            fired = self._learnt(model, fired, [t for sentence in typed for t in sentence],
+        if self._scorer is not None and sum(map(len, typed)) >= MODEL_MIN_WORDS:
+            fired = self._learnt(self._scorer, fired, [t for sentence in typed for t in sentence],
                                  calmed)
         kinds = [c.kind for c in self._kinds if c.kind.id in fired]
         return Finding(tuple(k for k in kinds if k.level is Level.EMERGENCY),
                        tuple(k for k in kinds if k.level is Level.SOON))
 
-    def _learnt(self, model: UrgentModel, fired: set[str], words: list[str],
+    def _learnt(self, scorer: Scorer, fired: set[str], words: list[str],
                 calmed: bool) -> set[str]:
         """The rules' kinds, with what the learnt model reads in the whole message.
 
@@ -246,7 +249,7 @@ class UrgentDetector:
         which kind, and the rules found no calm context ("as a baby", "just in case"). Either
         way the reply adds the kinds it finds likely, a crisis line sooner than other advice.
         """
-        chance = probabilities(model, words)
+        chance = scorer.probabilities(words)
         likely = {k for k in self._emergency if chance.get(k, 0.0) >= (
             CRISIS_LIKELY if self._crisis.get(k, False) else KIND_LIKELY)}
         if fired & self._emergency or (chance[ANY] >= MODEL_ALONE and likely and not calmed):
