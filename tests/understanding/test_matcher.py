@@ -87,6 +87,8 @@ def test_emergency_is_urgent(matcher: Matcher, text: str) -> None:
     ("hi", "greeting"), ("Hello there!", "greeting"), ("good morning", "greeting"),
     ("thanks so much!", "thanks"), ("thank you, that was helpful", "thanks"),
     ("bye", "goodbye"), ("ok", "acknowledge"),
+    ("ok great, ill try that tomorrow x", "thanks"), ("thanks a million, really kind", "thanks"),
+    ("grazie mille!", "thanks"), ("have a lovely evening", "goodbye"),
 ])
 def test_small_talk(matcher: Matcher, text: str, kind: str) -> None:
     """Greetings, thanks and goodbyes are replied to in kind."""
