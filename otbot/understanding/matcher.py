@@ -155,7 +155,9 @@ class Matcher:
         text = text[:MAX_INPUT]
         finding = self.urgent.detect(text)
         language = language_of(text)
-        if finding:
+        # Thanks and goodbyes through and through are small talk, whatever the learnt model
+        # reads into "tonight" or "tomorrow"; a rule's finding always stands.
+        if finding and not (finding.learnt_only and self.smalltalk.detect(text)):
             kinds = tuple(k.id for k in sorted(finding.emergencies, key=lambda k: not k.crisis))
             return Decision(DecisionKind.URGENT, detail=kinds[0], urgent=kinds,
                             language=language)

@@ -173,6 +173,7 @@ class Finding:
 
     emergencies: tuple[UrgentKind, ...] = ()
     soon: tuple[UrgentKind, ...] = ()
+    learnt_only: bool = False  # no rule fired: the emergencies are the learnt model's reading
 
     def __bool__(self) -> bool:
         return bool(self.emergencies)
@@ -234,12 +235,13 @@ class UrgentDetector:
                 for segment in _segments(found, [len(s) for s in reading]):
                     self._fire(segment, False, fired)
             self._fire(found, True, fired)
+        ruled = bool(fired & self._emergency)
         if self._scorer is not None and sum(map(len, typed)) >= MODEL_MIN_WORDS:
             fired = self._learnt(self._scorer, fired, [t for sentence in typed for t in sentence],
                                  calmed)
         kinds = [c.kind for c in self._kinds if c.kind.id in fired]
         return Finding(tuple(k for k in kinds if k.level is Level.EMERGENCY),
-                       tuple(k for k in kinds if k.level is Level.SOON))
+                       tuple(k for k in kinds if k.level is Level.SOON), learnt_only=not ruled)
 
     def _learnt(self, scorer: Scorer, fired: set[str], words: list[str],
                 calmed: bool) -> set[str]:
