@@ -10,6 +10,7 @@ the cues miss, and never takes away what they find.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import unicodedata
@@ -156,15 +157,25 @@ def _segments(found: dict[Phrase, list[Span]], lengths: list[int]
               ) -> list[dict[Phrase, list[Span]]]:
     """The phrases found in each sentence, and in each two neighbouring sentences."""
     starts = list(itertools.accumulate([0, *lengths]))
-
-    def within(lo: int, hi: int) -> dict[Phrase, list[Span]]:
-        inside = {p: [(s, e) for s, e in spans if lo <= s and e < hi]
-                  for p, spans in found.items()}
-        return {p: spans for p, spans in inside.items() if spans}
-
     count = len(lengths)
-    return [within(starts[i], starts[i + 1]) for i in range(count)] + [
-        within(starts[i], starts[i + 2]) for i in range(count - 1)]
+    # Each occurrence is placed once: in its sentence, or (across a sentence end) in the pair.
+    alone: list[dict[Phrase, list[Span]]] = [{} for _ in range(count)]
+    across: list[dict[Phrase, list[Span]]] = [{} for _ in range(max(count - 1, 0))]
+    for phrase, spans in found.items():
+        for start, end in spans:
+            i = bisect.bisect_right(starts, start) - 1
+            if end < starts[i + 1]:
+                alone[i].setdefault(phrase, []).append((start, end))
+            elif i + 2 < len(starts) and end < starts[i + 2]:
+                across[i].setdefault(phrase, []).append((start, end))
+    pairs = []
+    for i in range(count - 1):
+        pair: dict[Phrase, list[Span]] = {}
+        for part in (alone[i], across[i], alone[i + 1]):
+            for phrase, spans in part.items():
+                pair.setdefault(phrase, []).extend(spans)
+        pairs.append(pair)
+    return alone + pairs
 
 
 @dataclass(frozen=True)
