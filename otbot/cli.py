@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from otbot.config import data_folder, knowledge_folder
 from otbot.effects import MissKind
-from otbot.kb import KnowledgeBase, KnowledgeError, load_knowledge
+from otbot.kb import KnowledgeBase, KnowledgeError, LinearModel, load_knowledge
 from otbot.kb.yamlfile import YamlError
 
 if TYPE_CHECKING:
@@ -297,19 +297,31 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
 
 def cmd_kb_train_urgent(args: argparse.Namespace) -> int:
     """Learn urgent-model.npz from labelled safety files and write it into the folder."""
-    from otbot.kb.yamlfile import YamlError
-    from otbot.tools.urgent_training import save, train_files
+    from otbot.tools.training import save_urgent, train_files
 
+    return _train(args, train_files, save_urgent, "kinds", "a safety set")
+
+
+def cmd_kb_train_topics(args: argparse.Namespace) -> int:
+    """Learn topic-model.npz from labelled topic files and write it into the folder."""
+    from otbot.tools.training import save_topics, train_topic_files
+
+    return _train(args, train_topic_files, save_topics, "topics", "a topic set")
+
+
+def _train(args: argparse.Namespace, train: Callable[[list[Path], KnowledgeBase], LinearModel],
+           save: Callable[[LinearModel, Path], Path], outputs: str, measure: str) -> int:
+    """Learn a model from the files named and write it into the knowledge folder."""
     kb = _load(args)
     try:
-        model = train_files([Path(f) for f in args.files], kb)
+        model = train([Path(f) for f in args.files], kb)
     except (OSError, YamlError, ValueError) as error:
         print(f"otbot: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
     path = save(model, kb.folder)
     print(f"{path}: learnt from {len(args.files)} file(s), {len(model.rows)} features, "
-          f"{len(model.outputs) - 1} kinds; run `otbot kb check` and `otbot eval` on a safety "
-          "set")
+          f"{len(model.outputs) - 1} {outputs}; run `otbot kb check` and `otbot eval` on "
+          f"{measure}")
     return EXIT_OK
 
 
@@ -604,6 +616,15 @@ def _parser() -> argparse.ArgumentParser:
     learn.add_argument("files", nargs="+", metavar="FILE",
                        help="labelled safety or topic files")
     learn.set_defaults(run=cmd_kb_train_urgent)
+
+    topics = kb_sub.add_parser(
+        "train-topics", parents=[common], help="learn the topic model from topic files",
+        description="Learn topic-model.npz, the model beside the ranking, from messages "
+                    "labelled like eval/dev.yaml and the knowledge base's own wordings, and "
+                    "write it into the knowledge folder. Make it again after editing "
+                    "wordings. Never train on a set you measure with.")
+    topics.add_argument("files", nargs="+", metavar="FILE", help="labelled topic files")
+    topics.set_defaults(run=cmd_kb_train_topics)
 
     misses = sub.add_parser(
         "misses", parents=[common], help="list what went wrong for parents, grouped",

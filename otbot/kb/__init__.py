@@ -7,12 +7,12 @@ from otbot.kb.model import (
     KnowledgeBase,
     KnowledgeError,
     Level,
+    LinearModel,
     SmallTalk,
     SmallTalkKind,
     Theme,
     Urgent,
     UrgentKind,
-    UrgentModel,
 )
 from otbot.kb.reader import ID_PATTERN, default_dir
 
@@ -23,12 +23,12 @@ __all__ = [
     "KnowledgeBase",
     "KnowledgeError",
     "Level",
+    "LinearModel",
     "SmallTalk",
     "SmallTalkKind",
     "Theme",
     "Urgent",
     "UrgentKind",
-    "UrgentModel",
     "default_dir",
     "iter_sentences",
     "load_knowledge",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,12 @@ from otbot.kb.model import (
     KnowledgeBase,
     KnowledgeError,
     Level,
+    LinearModel,
     SmallTalk,
     SmallTalkKind,
     Theme,
     Urgent,
     UrgentKind,
-    UrgentModel,
 )
 from otbot.kb.reader import (
     AREAS,
@@ -249,31 +249,61 @@ def _urgent(reader: Reader) -> Urgent:
 
 
 URGENT_MODEL = "urgent-model.npz"
+TOPIC_MODEL = "topic-model.npz"
 MODEL_ARRAYS = {"rows", "weights", "bias", "outputs", "trained_on"}
 
 
-def _urgent_model(reader: Reader, kind_ids: set[str]) -> UrgentModel | None:
-    """urgent-model.npz (made by `otbot kb train-urgent`), if the folder has one."""
-    file = reader.folder / URGENT_MODEL
+def _urgent_model(reader: Reader, kind_ids: set[str]) -> LinearModel | None:
+    """urgent-model.npz (made by `otbot kb train-urgent`), if the folder has one: an output
+    per emergency kind of urgent.yaml, then "any"."""
+    def fits(outputs: tuple[str, ...]) -> str:
+        unknown = sorted(set(outputs[:-1]) - kind_ids)
+        return f"kinds not in urgent.yaml: {', '.join(unknown)}" if unknown else \
+            "" if outputs[-1:] == ("any",) else "no 'any' output"
+    return _linear_model(reader, URGENT_MODEL, "urgent", fits)
+
+
+def _topic_model(reader: Reader, entry_ids: set[str]) -> LinearModel | None:
+    """topic-model.npz (made by `otbot kb train-topics`), if the folder has one: an output per
+    entry, then "none". An entry it has not learnt is a warning: the ranking still finds it."""
+    model = _linear_model(reader, TOPIC_MODEL, "topic", lambda outputs: "" if outputs[-1:] == (
+        "none",) else "no 'none' output")
+    if model is not None:
+        missing = sorted(entry_ids - set(model.outputs))
+        unknown = sorted(set(model.outputs[:-1]) - entry_ids)
+        if missing or unknown:
+            reader.warn(reader.shown(reader.folder / TOPIC_MODEL), 1,
+                        f"the topic model is older than the knowledge base (not learnt: "
+                        f"{', '.join(missing) or '-'}; no longer entries: "
+                        f"{', '.join(unknown) or '-'}); make it again with 'otbot kb "
+                        "train-topics'")
+    return model
+
+
+def _linear_model(reader: Reader, name: str, what: str,
+                  fits: Callable[[tuple[str, ...]], str]) -> LinearModel | None:
+    """A learnt model's file, if the folder has one; `fits` says what is wrong with its
+    outputs, if anything."""
+    file = reader.folder / name
     if not file.exists():
         return None
     path = reader.shown(file)
-    retrain = "; make it again with 'otbot kb train-urgent'"
+    retrain = f"; make it again with 'otbot kb train-{what}{'' if what == 'urgent' else 's'}'"
     try:
         with np.load(file, allow_pickle=False) as arrays:
-            data = {name: arrays[name] for name in MODEL_ARRAYS}
+            data = {array: arrays[array] for array in MODEL_ARRAYS}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        reader.error(path, 1, f"cannot read the learnt urgent model ({error}){retrain}")
+        reader.error(path, 1, f"cannot read the learnt {what} model ({error}){retrain}")
         return None
     outputs = tuple(str(o) for o in data["outputs"])
-    unknown = sorted(set(outputs[:-1]) - kind_ids)
     shapes = (len(data["rows"]), len(outputs)) == data["weights"].shape[:2] == (
         data["weights"].shape[0], len(data["bias"]))
-    if not shapes or outputs[-1:] != ("any",) or unknown:
-        why = f"kinds not in urgent.yaml: {', '.join(unknown)}" if unknown else "bad shapes"
-        reader.error(path, 1, f"the learnt urgent model does not fit ({why}){retrain}")
+    why = fits(outputs) if shapes else "bad shapes"
+    if why:
+        reader.error(path, 1, f"the learnt {what} model does not fit ({why}){retrain}")
         return None
-    return UrgentModel(data["rows"].astype(np.int64), data["weights"].astype(np.float32),
+    # Weights stay half-precision as stored (half the memory); scoring adds them in float32.
+    return LinearModel(data["rows"].astype(np.int64), data["weights"].astype(np.float16),
                        data["bias"].astype(np.float32), outputs, str(data["trained_on"]))
 
 
@@ -455,13 +485,14 @@ def read_knowledge(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
     themes, synonyms = _themes(reader, entries), _synonyms(reader)
     urgent, smalltalk, messages = _urgent(reader), _smalltalk(reader), _messages(reader)
     screen, declines = read_screen(reader, entries), _declines(reader, entries)
+    topic_model = _topic_model(reader, set(entries))
     problems = sorted(set(reader.problems))
     if screen is None or any(p.level == "error" for p in problems):
         return None, problems
     return KnowledgeBase(
         entries=entries, themes=themes, synonyms=synonyms, urgent=urgent, smalltalk=smalltalk,
         messages=messages, screen=screen, folder=folder, declines=declines, drafts=drafts,
-        version=_fingerprint(folder), warnings=tuple(problems),
+        version=_fingerprint(folder), warnings=tuple(problems), topic_model=topic_model,
     ), problems
 
 

@@ -90,18 +90,18 @@ class UrgentKind:
 
 
 @dataclass(frozen=True, eq=False)
-class UrgentModel:
-    """Weights learnt from labelled messages (urgent-model.npz), beside the cue rules.
+class LinearModel:
+    """Weights learnt from labelled messages (urgent-model.npz, topic-model.npz).
 
-    A linear model over hashed words, word pairs and letter groups of a message: one output
-    per emergency kind and one for "any emergency". Only the features seen in training are
-    kept (`rows`, sorted), each with one weight per output.
+    A linear model over hashed words, word pairs and letter groups of a message, one output
+    per emergency kind (and "any") or per topic (and "none"). Only the features seen in
+    training are kept (`rows`, sorted), each with one weight per output.
     """
 
     rows: np.ndarray  # int64 feature ids, sorted
-    weights: np.ndarray  # float32, one row per feature id, one column per output
+    weights: np.ndarray  # float16, one row per feature id, one column per output
     bias: np.ndarray  # float32, per output
-    outputs: tuple[str, ...]  # kind ids, then "any"
+    outputs: tuple[str, ...]  # kind or entry ids, then "any" or "none"
     trained_on: str = ""  # fingerprint of the examples, to tell when it is out of date
 
 
@@ -116,7 +116,7 @@ class Urgent:
     calm_anywhere: tuple[str, ...] = ()
     footer: str = ""  # under every emergency reply: what the bot cannot do
     first_lines: dict[str, str] = field(default_factory=dict)  # language code -> first line
-    model: UrgentModel | None = None  # learnt weights, when the folder has them
+    model: LinearModel | None = None  # learnt weights, when the folder has them
 
     def kind(self, kind_id: str) -> UrgentKind | None:
         """The kind with this id."""
@@ -158,6 +158,7 @@ class KnowledgeBase:
     drafts: dict[str, Entry] = field(default_factory=dict)
     version: str = ""
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
+    topic_model: LinearModel | None = None  # learnt weights, when the folder has them
 
     def message(self, key: str, **values: str) -> str:
         """A text the bot says, with {placeholders} filled in."""

@@ -94,7 +94,8 @@ def _decide(matcher: Matcher, text: str) -> Decision:
     if kind is not None:
         return Decision(DecisionKind.SMALLTALK, detail=kind.id)
     ranking = matcher.rank(text)
-    return choose(tuple(ranking.candidates[:3]), ranking.domain, matcher.thresholds)
+    return choose(tuple(ranking.candidates[:3]), ranking.domain, matcher.thresholds,
+                  ranking.elsewhere)
 
 
 def _fault(decision: Decision, own: str) -> str:

@@ -16,13 +16,16 @@ from rapidfuzz import fuzz, process
 
 from otbot.kb import KnowledgeBase
 from otbot.understanding.language import ENGLISH, language_of
+from otbot.understanding.learnt import NONE, Scorer
 from otbot.understanding.smalltalk import SmallTalkDetector
 from otbot.understanding.text import Analyzer, words
-from otbot.understanding.urgent import UrgentDetector
+from otbot.understanding.urgent import UrgentDetector, tokens
 
 MAX_INPUT = 2000  # characters looked at: a 20,000-character message is not 10x more question
 FUZZY_POOL = 4  # entries whose wordings get the (costlier) fuzzy comparison
 FUZZY_TERMS = 16  # terms of a long message that take part in the fuzzy comparison
+MODEL_POOL = 2  # the topic model's likeliest topics, ranked beside the pool's
+MODEL_MIN_TERMS = 3  # content terms from which a message gets the topic model's reading
 RANKED = 10  # candidates a ranking returns
 DECIDED_ON = 3  # the best candidates a decision looks at (and offers as choices)
 LONG_MESSAGE = 3  # sentences from which a message is a story with a question in it
@@ -49,13 +52,23 @@ class Thresholds:
     # Offer choices only if this share of the message is vocabulary the knowledge base
     # knows at all; below it the message is about something else ("best stroller").
     clarify_domain: float = 0.7
+    # The learnt topic model (topic-model.npz), when the folder has one; chosen by
+    # cross-validation over dev.yaml, dev-forum.yaml and dev-forum2.yaml (learn on two,
+    # measure on the third). Its chance for a topic makes this share of the topic's score...
+    model_weight: float = 0.1
+    # ...the leader is answered if the model gives it this chance...
+    answer_chance: float = 0.4
+    # ...unless it gives "none of the topics" this chance: then no answer and no choices.
+    elsewhere: float = 0.3
 
 
 @dataclass(frozen=True)
 class Candidate:
     """A topic and the evidence for it.
 
-    score: the ranking's score (0..1, relative to the best); coverage: the share of the
+    score: the ranking's score (0..1: relative to the best, mixed with the topic model's
+    chance when there is one);
+    coverage: the share of the
     message (by weight) that the topic has words for; wording: the share of the topic's best
     matching wording that the message contains, each word weighed by how rare it is among
     the topics. A long message lowers coverage but not wording: that is why both count.
@@ -65,6 +78,7 @@ class Candidate:
     score: float
     coverage: float = 0.0
     wording: float = 0.0
+    chance: float = 0.0  # the learnt topic model's probability for it (0 without a model)
 
 
 class DecisionKind(StrEnum):
@@ -87,6 +101,7 @@ class Decision:
     score: float = 0.0
     detail: str | None = None  # the urgent kind, small-talk kind or decline that fired
     domain: float = 0.0  # share of the message the knowledge base has words for
+    elsewhere: float = 0.0  # the topic model's chance that no topic is asked about
     urgent: tuple[str, ...] = ()  # every emergency kind that fired, crisis lines first
     soon: tuple[str, ...] = ()  # worries for a doctor soon, to mention under the answer
     language: str = ENGLISH  # the message's language, when the bot has a note for it
@@ -105,6 +120,7 @@ class Ranking:
     candidates: list[Candidate]
     domain: float
     declined: Candidate | None = None  # a decline.yaml kind that matched better than any topic
+    elsewhere: float = 0.0  # the topic model's chance that no topic is asked about
 
 
 class Matcher:
@@ -114,6 +130,7 @@ class Matcher:
         self.kb = kb
         self.thresholds = thresholds or Thresholds()
         self.urgent = UrgentDetector(kb.urgent)
+        self._model = Scorer(kb.topic_model) if kb.topic_model is not None else None
         self.smalltalk = SmallTalkDetector(kb.smalltalk)
         self.topics = list(kb.entries)
         vocabulary = {w for e in kb.entries.values()
@@ -175,8 +192,8 @@ class Matcher:
         declined = ranking.declined
         if declined is not None and declined.coverage >= self.thresholds.answer_coverage:
             return Decision(DecisionKind.FALLBACK, None, top3, declined.score, declined.topic,
-                            ranking.domain)
-        return choose(top3, ranking.domain, self.thresholds)
+                            ranking.domain, ranking.elsewhere)
+        return choose(top3, ranking.domain, self.thresholds, ranking.elsewhere)
 
     def rank(self, text: str, limit: int = RANKED) -> Ranking:
         """The best `limit` topics for the message, best first (ties in knowledge-base order).
@@ -194,25 +211,49 @@ class Matcher:
         domain = sum(w for t, w in weights.items() if t in self._bm25.vocabulary) / total
         bm25 = self._bm25.scores(weights)
         pool = _top_indices(bm25, FUZZY_POOL)
-        if not pool:
+        # A message of one or two terms ("my child has problems") is too vague for the
+        # model's guess: the ranking's choices serve it better.
+        chances = self._model.shares(tokens(text[:MAX_INPUT])) \
+            if self._model and len(weights) >= MODEL_MIN_TERMS else {}
+        if not pool and not chances:
             return Ranking([Candidate(t, 0.0) for t in self.topics[:limit]], round(domain, 4))
-        # The fuzzy comparison costs with the product of both lengths; past a few dozen terms
-        # a story's extra words change nothing but the time, so its weightiest terms stand in.
-        heaviest = sorted(weighted, key=lambda tw: -tw[1])[:FUZZY_TERMS]
-        fuzzy = self._fuzzy(" ".join(t for t, _ in heaviest), pool)
-        hybrid = 0.5 * bm25[pool] / (float(bm25[pool[0]]) or 1.0) + 0.5 * fuzzy
-        # Best first, ties in knowledge-base order.
-        order = [pool[k] for k in np.lexsort((np.array(pool), -hybrid))]
-        score = dict(zip(pool, hybrid.tolist(), strict=True))
+        score: dict[int, float] = {}
+        if pool:
+            # The fuzzy comparison costs with the product of both lengths; past a few dozen
+            # terms a story's extra words change nothing but the time, so its weightiest
+            # terms stand in.
+            heaviest = sorted(weighted, key=lambda tw: -tw[1])[:FUZZY_TERMS]
+            fuzzy = self._fuzzy(" ".join(t for t, _ in heaviest), pool)
+            hybrid = 0.5 * bm25[pool] / (float(bm25[pool[0]]) or 1.0) + 0.5 * fuzzy
+            score = dict(zip(pool, hybrid.tolist(), strict=True))
+        # A declined kind of question (decline.yaml) is told by the wordings alone, as it
+        # always was: the model knows only "none of the topics", not which kind.
+        lexical = min(score, key=lambda i: (-score[i], i)) if score else None
         faq = len(self.topics)
-        declined = self._candidate(order[0], score, weights, total) if order[0] >= faq else None
-        candidates = [self._candidate(i, score, weights, total, wording=rank < DECIDED_ON)
+        declined = self._candidate(lexical, score, weights, total) \
+            if lexical is not None and lexical >= faq else None
+        # The model's likeliest topics join the pool, and its chance adds to every score:
+        # it has learnt how parents put things that no wording of the topic holds.
+        learnt = sorted(self.topics, key=lambda t: -chances.get(t, 0.0))[:MODEL_POOL] \
+            if chances else []
+        for topic in learnt:
+            score.setdefault(self._position[topic], 0.0)
+        if chances:
+            share = self.thresholds.model_weight
+            for index in score:
+                score[index] = (1 - share) * score[index] + share * chances.get(
+                    self._ids[index], 0.0)
+        # Best first, ties in knowledge-base order.
+        order = sorted(score, key=lambda i: (-score[i], i))
+        candidates = [self._candidate(i, score, weights, total, wording=rank < DECIDED_ON,
+                                      chance=chances.get(self._ids[i], 0.0))
                       for rank, i in enumerate([i for i in order if i < faq][:limit])]
         # Topics the message shares no word with fill the list, so there are always `limit`.
         chosen = {c.topic for c in candidates}
         unseen = (Candidate(t, 0.0) for t in self.topics if t not in chosen)
         candidates += itertools.islice(unseen, limit - len(candidates))
-        return Ranking(candidates, round(domain, 4), declined)
+        return Ranking(candidates, round(domain, 4), declined,
+                       round(chances.get(NONE, 0.0), 4))
 
     def _question_weighted(self, text: str) -> list[tuple[str, float]]:
         """Weighted terms, the question sentences of a long message counting more.
@@ -241,11 +282,12 @@ class Matcher:
         return sum(w for t, w in weights.items() if t in self._doc_terms[index])
 
     def _candidate(self, index: int, score: dict[int, float], weights: dict[str, float],
-                   total: float, *, wording: bool = True) -> Candidate:
+                   total: float, *, wording: bool = True, chance: float = 0.0) -> Candidate:
         """A ranked document; `wording` is left at 0 where no decision will look at it."""
         covered = self._covered(index, weights)
         return Candidate(self._ids[index], round(score[index], 4), round(covered / total, 4),
-                         round(self._wording_cover(index, weights), 4) if wording else 0.0)
+                         round(self._wording_cover(index, weights), 4) if wording else 0.0,
+                         round(chance, 4))
 
     def _wording_cover(self, index: int, weights: dict[str, float]) -> float:
         """The largest share of one of the document's wordings that the message contains."""
@@ -307,17 +349,27 @@ def _is_question(sentence: str) -> bool:
     return sentence.rstrip().endswith("?") or bool(_QUESTION_START.match(sentence.strip()))
 
 
-def choose(top3: tuple[Candidate, ...], domain: float, t: Thresholds) -> Decision:
+def choose(top3: tuple[Candidate, ...], domain: float, t: Thresholds,
+           elsewhere: float = 0.0) -> Decision:
     """Answer a clear winner, offer the best three, or admit there is no answer."""
     best = top3[0] if top3 else Candidate("", 0.0)
     lead = best.score - (top3[1].score if len(top3) > 1 else 0.0)
+    # The model's own reading counts only for a message in the knowledge base's words: it
+    # has never seen "asdfghjkl" or bitcoin, and may guess anything for them. Between
+    # topics that the ranking cannot tell apart (within `margin` of the leader), it picks.
+    likely = [c for c in top3 if c.chance >= t.answer_chance and best.score - c.score <=
+              t.margin] if elsewhere < t.elsewhere and domain >= t.clarify_domain else []
+    if likely:
+        best = likely[0]
     clear = best.coverage >= t.answer_coverage or (
         best.wording >= t.wording and lead >= t.wording_margin and domain >= t.wording_domain)
-    if clear and lead >= t.margin:
-        return Decision(DecisionKind.ANSWER, best.topic, top3, best.score, domain=domain)
-    if domain >= t.clarify_domain and best.score > 0:
-        return Decision(DecisionKind.CLARIFY, None, top3, best.score, domain=domain)
-    return Decision(DecisionKind.FALLBACK, None, top3, best.score, domain=domain)
+    kind = DecisionKind.FALLBACK
+    if likely or (clear and lead >= t.margin):
+        kind = DecisionKind.ANSWER
+    elif domain >= t.clarify_domain and best.score > 0 and elsewhere < t.elsewhere:
+        kind = DecisionKind.CLARIFY
+    return Decision(kind, best.topic if kind is DecisionKind.ANSWER else None, top3, best.score,
+                    domain=domain, elsewhere=elsewhere)
 
 
 def rechoose(decision: Decision, thresholds: Thresholds) -> Decision:
@@ -328,7 +380,7 @@ def rechoose(decision: Decision, thresholds: Thresholds) -> Decision:
     if decision.detail is not None or decision.kind in (DecisionKind.URGENT,
                                                          DecisionKind.SMALLTALK):
         return decision
-    return choose(decision.candidates, decision.domain, thresholds)
+    return choose(decision.candidates, decision.domain, thresholds, decision.elsewhere)
 
 
 def _top_indices(scores: np.ndarray, k: int) -> list[int]:

@@ -4,7 +4,7 @@ A kind of emergency (knowledge/urgent.yaml) fires when one of its combinations o
 occurs close together in one sentence: "swallowed" + "battery", "kill" + "himself". Cues
 are shared word lists, so one combination covers every pronoun, tense and typo that its
 cues cover; a calm, past or figurative context next to the match ("as a baby", "breathing
-exercises") cancels it. A model learnt from labelled messages (urgent_model.py) adds what
+exercises") cancels it. A model learnt from labelled messages (learnt.py) adds what
 the cues miss, and never takes away what they find.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from otbot.kb import Level, Urgent, UrgentKind
+from otbot.understanding.learnt import ANY, Scorer
 from otbot.understanding.text import TypoFixer, words
-from otbot.understanding.urgent_model import ANY, Scorer
 
 # Higher than the FAQ's typo cutoff: a wrong "correction" into an emergency word would
 # frighten a parent, while a missed typo still leaves the other wordings of a cue.

@@ -130,7 +130,7 @@ def test_ask_json(capsys: pytest.CaptureFixture[str], text: str, kind: str, coun
     assert set(decision) == {"kind", "topic", "candidates", "score", "detail", "urgent", "soon",
                              "language", "reason"}
     assert decision["reason"] and "\n" not in decision["reason"]
-    assert (decision["urgent"] == ["breathing"]) == (kind == "urgent")
+    assert (decision["urgent"][:1] == ["breathing"]) == (kind == "urgent")
     assert decision["kind"] == kind
     assert len(decision["candidates"]) == count
     assert all(isinstance(topic, str) for topic in decision["candidates"])
@@ -157,7 +157,7 @@ def test_ask_shows_the_emergency_reply(capsys: pytest.CaptureFixture[str],
     """Plain `ask` on an emergency shows the emergency reply."""
     code, out, _ = run(capsys, "ask", "my son is not breathing")
     assert code == 0
-    assert out.startswith("urgent (breathing)")
+    assert out.startswith("urgent (breathing")
     assert visible_text(shipped_kb.urgent.kinds[0].reply).split("\n")[0] not in out  # crisis
     assert visible_text(shipped_kb.urgent.kind("breathing").reply) in out
 

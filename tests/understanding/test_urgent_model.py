@@ -12,7 +12,7 @@ from paths import ROOT
 from otbot.cli import main
 from otbot.kb import KnowledgeBase, load_knowledge, read_knowledge
 from otbot.kb.loader import URGENT_MODEL
-from otbot.tools.urgent_training import fingerprint
+from otbot.tools.training import fingerprint
 from otbot.understanding.urgent import UrgentDetector
 
 # What the shipped model was learnt from (README "Emergencies"); never eval/safety.yaml.

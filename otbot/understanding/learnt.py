@@ -1,9 +1,10 @@
-"""The learnt side of emergency recognition: a linear model over a message's hashed features.
+"""Linear models learnt from labelled messages, over a message's hashed features.
 
-The cue rules (urgent.py) say exactly why a message fired, but parents describe what they see
-in more ways than any list holds ("his lips look like blueberries"). A model learnt from
-thousands of labelled messages (`otbot kb train-urgent`) catches much of the rest; the rules
-still decide alone where the model is unsure.
+Rules and word lists say exactly why a message was read one way, but parents put things in
+more ways than any list holds ("his lips look like blueberries", "he writes like a spider
+fell in the ink"). Models learnt from thousands of labelled messages catch much of the rest:
+one reads emergencies beside the cue rules (urgent.py, `otbot kb train-urgent`), one reads
+topics beside the ranking (matcher.py, `otbot kb train-topics`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import zlib
 
 import numpy as np
 
-from otbot.kb import UrgentModel
+from otbot.kb import LinearModel
 
 FEATURE_BITS = 18  # 262,144 hashed feature ids; only those seen in training are stored
 LETTERS = 4  # letter groups of this size inside each word: typos keep most of them
-ANY = "any"  # the output for "some emergency", beside one per kind
+ANY = "any"  # the urgent model's output for "some emergency", beside one per kind
+NONE = "none"  # the topic model's output for "none of the topics", beside one per topic
 CACHED_WORDS = 20_000  # distinct words whose features are remembered (a few MB at most)
 _DIGIT = re.compile(r"\d")
 
@@ -56,16 +58,26 @@ def features(tokens: list[str]) -> np.ndarray:
 class Scorer:
     """A model ready to score messages."""
 
-    def __init__(self, model: UrgentModel) -> None:
+    def __init__(self, model: LinearModel) -> None:
         self._model = model
         # Each feature id's row of weights, or -1 for the ids never seen in training: one
         # table lookup (1 MB) instead of a binary search over the known ids per message.
         self._row = np.full(1 << FEATURE_BITS, -1, dtype=np.int32)
         self._row[model.rows] = np.arange(len(model.rows), dtype=np.int32)
 
-    def probabilities(self, tokens: list[str]) -> dict[str, float]:
-        """The model's probability for each output (kind ids and "any")."""
+    def _logits(self, tokens: list[str]) -> np.ndarray:
         rows = self._row[features(tokens)]
-        logits = self._model.weights[rows[rows >= 0]].sum(axis=0) + self._model.bias
-        values = 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
+        summed = self._model.weights[rows[rows >= 0]].sum(axis=0, dtype=np.float32)
+        logits: np.ndarray = summed + self._model.bias
+        return logits
+
+    def probabilities(self, tokens: list[str]) -> dict[str, float]:
+        """Each output's own probability (outputs that may hold together: urgent kinds)."""
+        values = 1.0 / (1.0 + np.exp(-np.clip(self._logits(tokens), -30.0, 30.0)))
         return dict(zip(self._model.outputs, values.tolist(), strict=True))
+
+    def shares(self, tokens: list[str]) -> dict[str, float]:
+        """The outputs' probabilities as one choice among them, adding up to 1 (topics)."""
+        logits = self._logits(tokens)
+        values = np.exp(logits - logits.max())
+        return dict(zip(self._model.outputs, (values / values.sum()).tolist(), strict=True))
