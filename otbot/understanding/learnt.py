@@ -23,6 +23,9 @@ LETTERS = 4  # letter groups of this size inside each word: typos keep most of t
 ANY = "any"  # the urgent model's output for "some emergency", beside one per kind
 NONE = "none"  # the topic model's output for "none of the topics", beside one per topic
 CACHED_WORDS = 20_000  # distinct words whose features are remembered (a few MB at most)
+# Messages whose features are remembered: both models read the same message, one after the
+# other. Kept in memory only as hashed numbers, for as long as the next few messages.
+CACHED_MESSAGES = 4
 _DIGIT = re.compile(r"\d")
 
 
@@ -49,9 +52,14 @@ def features(tokens: list[str]) -> np.ndarray:
     Numbers are left to the rules (a temperature, an age in weeks): alone they taught the
     model that "question 15 about OT" sounds like a fever.
     """
-    tokens = [t for t in tokens if not _DIGIT.search(t)]
-    ids = set(itertools.starmap(_pair, itertools.pairwise(tokens)))
-    ids.update(*map(_word_features, tokens))
+    return _features(tuple(tokens))
+
+
+@functools.lru_cache(maxsize=CACHED_MESSAGES)
+def _features(tokens: tuple[str, ...]) -> np.ndarray:
+    words = [t for t in tokens if not _DIGIT.search(t)]
+    ids = set(itertools.starmap(_pair, itertools.pairwise(words)))
+    ids.update(*map(_word_features, words))
     return np.fromiter(ids, dtype=np.int64, count=len(ids))
 
 

@@ -279,7 +279,7 @@ class Matcher:
 
     def _covered(self, index: int, weights: dict[str, float]) -> float:
         """The weight of the message's terms that a document has."""
-        return sum(w for t, w in weights.items() if t in self._doc_terms[index])
+        return sum(map(weights.__getitem__, weights.keys() & self._doc_terms[index]))
 
     def _candidate(self, index: int, score: dict[int, float], weights: dict[str, float],
                    total: float, *, wording: bool = True, chance: float = 0.0) -> Candidate:
