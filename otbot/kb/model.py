@@ -117,6 +117,9 @@ class Urgent:
     footer: str = ""  # under every emergency reply: what the bot cannot do
     first_lines: dict[str, str] = field(default_factory=dict)  # language code -> first line
     model: LinearModel | None = None  # learnt weights, when the folder has them
+    # Words of the here and now ("now", "again"): a calm context on the far side of one does
+    # not cancel a match ("had seizures as a baby, now he is fitting").
+    present: tuple[str, ...] = ()
 
     def kind(self, kind_id: str) -> UrgentKind | None:
         """The kind with this id."""

@@ -125,8 +125,9 @@ class _Compiled:
     combinations: tuple[tuple[Item, ...], ...]
     unless: Item
 
-    def occurs(self, places: list[list[Span]], calm: list[Span]) -> bool:
-        """Whether one place of each item lies within the window, with no calm context by it.
+    def occurs(self, places: list[list[Span]], calm: list[Span], now: list[int]) -> bool:
+        """Whether one place of each item lies within the window, with no calm context by it
+        (one with a word of the present, at `now`, between it and the match is not by it).
 
         A whole-message kind has no window, and any calm context in the message cancels it.
         """
@@ -139,7 +140,8 @@ class _Compiled:
             for chosen in itertools.product(*near):
                 start, end = min(s for s, _ in chosen), max(e for _, e in chosen)
                 if end - start <= WINDOW and not any(
-                        s <= end + CALM_REACH and e >= start - CALM_REACH for s, e in calm):
+                        s <= end + CALM_REACH and e >= start - CALM_REACH and not any(
+                            e < n < start or end < n < s for n in now) for s, e in calm):
                     return True
         return False
 
@@ -202,13 +204,15 @@ class UrgentDetector:
             return cues.get(text) or tuple(_phrase(alt) for alt in text.split("|"))
 
         self._anywhere = frozenset(p for text in urgent.calm_anywhere for p in item(text))
+        self._present = frozenset(_phrase(p) for p in urgent.present)
         self._calm = self._anywhere | set(calm)
         self._kinds = [
             _Compiled(kind, tuple(tuple(item(part) for part in combo) for combo in kind.when),
                       tuple(p for text in kind.unless for p in item(text)) + calm)
             for kind in urgent.kinds
         ]
-        phrases = set().union(*(c.phrases() for c in self._kinds), self._anywhere) - {()}
+        phrases = set().union(*(c.phrases() for c in self._kinds), self._anywhere,
+                              self._present) - {()}
         self._finder = _PhraseFinder(phrases)
         # What each phrase can be to each kind: most messages hold a few dozen phrases, so
         # the work follows what was found, not the thousands of wordings that could be.
@@ -285,6 +289,7 @@ class UrgentDetector:
             return
         places: dict[tuple[int, int], dict[int, list[Span]]] = {}
         calm: dict[int, list[Span]] = {}
+        now = [s for phrase in self._present & found.keys() for s, _ in found[phrase]]
         for phrase, spans in found.items():
             for k, c, i in self._roles.get(phrase, ()):
                 if i == UNLESS:
@@ -296,7 +301,7 @@ class UrgentDetector:
             if (compiled.kind.id in fired or compiled.kind.whole_message is not whole
                     or len(items) < len(compiled.combinations[c])):
                 continue
-            if compiled.occurs([items[i] for i in range(len(items))], calm.get(k, [])):
+            if compiled.occurs([items[i] for i in range(len(items))], calm.get(k, []), now):
                 fired.add(compiled.kind.id)
 
     def reply(self, kind_ids: Iterable[str], language: str = "en") -> str:

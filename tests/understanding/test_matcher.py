@@ -75,6 +75,7 @@ def test_unrelated_question_falls_back(matcher: Matcher, text: str) -> None:
     "my baby cant breath",
     "my son is choking how to help",
     "he had a few seizures as a baby and now he is having a seizure that wont stop",
+    "he had seizures as a baby, now he is fitting and won't stop",
 ])
 def test_emergency_is_urgent(matcher: Matcher, text: str) -> None:
     """A possible emergency is recognised, typos and contractions included."""
