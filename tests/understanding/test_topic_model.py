@@ -16,7 +16,7 @@ from otbot.tools.training import TOPICS, fingerprint
 from otbot.understanding.matcher import Matcher
 
 # What the shipped model was learnt from (knowledge/README.md); never a held-out set.
-TRAINED_ON = sorted([ROOT / "eval" / "dev.yaml", *ROOT.glob("eval/dev-forum*.yaml")])
+TRAINED_ON = sorted(ROOT.glob("eval/dev*.yaml"))
 TOPIC_SET = """\
 items:
 - {q: "my boy cannot hold a pencil properly", expect: handwriting}
