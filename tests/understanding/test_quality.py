@@ -103,6 +103,19 @@ def test_dev_small_talk_recognised(dev: Report) -> None:
         dev, lambda o: expects(o, "smalltalk") and not o.correct)
 
 
+# --- the other tuning sets: the same bar ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["dev-forum.yaml", "dev-forum2.yaml", "dev-varied.yaml"])
+def test_tuning_sets_meet_the_bar(matcher: Matcher, name: str) -> None:
+    """The forum-style and seven-style sets (tuned and trained on) hold the dev set's bar."""
+    report = evaluate(matcher, read_items(EVAL / name))
+    m = report.metrics
+    assert (m["answered_right"] >= DEV_RIGHT_FLOOR and m["answered_or_offered"] >= DEV_REACH_FLOOR
+            and m["answered_wrong"] <= 0.03 and m["out_of_scope_rejected"] >= 0.90), (
+        m, misses(report, lambda o: not o.correct))
+
+
 # --- holdout: safety on wording nobody tuned on ----------------------------------------------
 
 
