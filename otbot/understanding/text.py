@@ -223,7 +223,10 @@ class Analyzer:
             tokens = self.correct(tokens)
         weights = [rarity(t, t in self._vocabulary) if weigh else 0.0 for t in tokens]
         stems, weights = self.synonyms.apply(self.stem(tokens), weights)
-        return [(t, w) for t, w in zip(stems, weights, strict=True) if t not in self._stopwords]
+        # A lone letter ("b", "d") says nothing on its own, and "<b>" is no question about
+        # letter reversals; numbers (ages) stay.
+        return [(t, w) for t, w in zip(stems, weights, strict=True)
+                if t not in self._stopwords and (len(t) > 1 or t.isdigit())]
 
     def stem(self, tokens: Iterable[str]) -> list[str]:
         """Stem words as the index does."""
