@@ -127,7 +127,7 @@ def test_holdout_urgent_recognised(holdout: Report) -> None:
 
 # The held-out set grew on 2026-11-30 with messages nobody tuned on; these two figures are
 # reported as measured (README), and the floors only keep them from slipping further.
-HOLDOUT_FALSE_URGENT_CEILING, HOLDOUT_SMALLTALK_FLOOR = 1, 0.95
+HOLDOUT_FALSE_URGENT_CEILING, HOLDOUT_SMALLTALK_FLOOR = 0, 0.95
 
 
 def test_holdout_false_urgent_does_not_grow(holdout: Report) -> None:
