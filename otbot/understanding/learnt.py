@@ -41,11 +41,6 @@ def _word_features(token: str) -> frozenset[int]:
         _hashed("c:" + padded[j : j + LETTERS]) for j in range(len(padded) - LETTERS + 1)})
 
 
-@functools.lru_cache(maxsize=CACHED_WORDS)
-def _pair(first: str, second: str) -> int:
-    return _hashed(f"b:{first} {second}")
-
-
 def features(tokens: list[str]) -> np.ndarray:
     """Hashed ids of a message's words, word pairs and letter groups, each once.
 
@@ -58,7 +53,9 @@ def features(tokens: list[str]) -> np.ndarray:
 @functools.lru_cache(maxsize=CACHED_MESSAGES)
 def _features(tokens: tuple[str, ...]) -> np.ndarray:
     words = [t for t in tokens if not _DIGIT.search(t)]
-    ids = set(itertools.starmap(_pair, itertools.pairwise(words)))
+    # Word pairs are not cached like single words: they would keep fragments of what parents
+    # wrote in memory.
+    ids = {_hashed(f"b:{a} {b}") for a, b in itertools.pairwise(words)}
     ids.update(*map(_word_features, words))
     return np.fromiter(ids, dtype=np.int64, count=len(ids))
 

@@ -53,8 +53,8 @@ class Thresholds:
     # knows at all; below it the message is about something else ("best stroller").
     clarify_domain: float = 0.7
     # The learnt topic model (topic-model.npz), when the folder has one; chosen by
-    # cross-validation over dev.yaml, dev-forum.yaml and dev-forum2.yaml (learn on two,
-    # measure on the third). Its chance for a topic makes this share of the topic's score...
+    # cross-validation over the topic tuning sets (learn on all but one, measure on that
+    # one). Its chance for a topic makes this share of the topic's score...
     model_weight: float = 0.1
     # ...the leader is answered if the model gives it this chance...
     answer_chance: float = 0.4
@@ -67,11 +67,10 @@ class Candidate:
     """A topic and the evidence for it.
 
     score: the ranking's score (0..1: relative to the best, mixed with the topic model's
-    chance when there is one);
-    coverage: the share of the
-    message (by weight) that the topic has words for; wording: the share of the topic's best
-    matching wording that the message contains, each word weighed by how rare it is among
-    the topics. A long message lowers coverage but not wording: that is why both count.
+    chance when there is one); coverage: the share of the message (by weight) that the
+    topic has words for; wording: the share of the topic's best matching wording that the
+    message contains, each word weighed by how rare it is among the topics. A long message
+    lowers coverage but not wording: that is why both count.
     """
 
     topic: str
@@ -359,8 +358,6 @@ def choose(top3: tuple[Candidate, ...], domain: float, t: Thresholds,
     # topics that the ranking cannot tell apart (within `margin` of the leader), it picks.
     likely = [c for c in top3 if c.chance >= t.answer_chance and best.score - c.score <=
               t.margin] if elsewhere < t.elsewhere and domain >= t.clarify_domain else []
-    if likely:
-        best = likely[0]
     clear = best.coverage >= t.answer_coverage or (
         best.wording >= t.wording and lead >= t.wording_margin and domain >= t.wording_domain)
     kind = DecisionKind.FALLBACK
@@ -368,8 +365,9 @@ def choose(top3: tuple[Candidate, ...], domain: float, t: Thresholds,
         kind = DecisionKind.ANSWER
     elif domain >= t.clarify_domain and best.score > 0 and elsewhere < t.elsewhere:
         kind = DecisionKind.CLARIFY
-    return Decision(kind, best.topic if kind is DecisionKind.ANSWER else None, top3, best.score,
-                    domain=domain, elsewhere=elsewhere)
+    chosen = likely[0] if likely else best
+    return Decision(kind, chosen.topic if kind is DecisionKind.ANSWER else None, top3,
+                    chosen.score, domain=domain, elsewhere=elsewhere)
 
 
 def rechoose(decision: Decision, thresholds: Thresholds) -> Decision:
