@@ -7,7 +7,7 @@ from typing import Any
 from otbot.kb import KnowledgeBase
 from otbot.kb.markup import visible_text
 from otbot.tools.evaluation import Outcome, Report
-from otbot.understanding.matcher import Decision, DecisionKind
+from otbot.understanding.matcher import Decision, DecisionKind, Thresholds
 from otbot.understanding.urgent import UrgentDetector
 
 METRIC_LABELS = {
@@ -111,9 +111,15 @@ def reason(decision: Decision) -> str:
     best = decision.candidates[0] if decision.candidates else None
     if best is None:
         return "no word of the message is known to the knowledge base"
-    second = decision.candidates[1].score if len(decision.candidates) > 1 else 0.0
+    # The answer may be the topic model's pick among near-equal leaders.
+    best = next((c for c in decision.candidates if c.topic == decision.topic), best)
+    second = max((c.score for c in decision.candidates if c is not best), default=0.0)
+    model = f", the topic model gives it {best.chance:.0%}" if best.chance else ""
+    elsewhere = f"; the topic model reads no topic ({decision.elsewhere:.0%})" \
+        if decision.elsewhere >= Thresholds().elsewhere else ""
     evidence = (f"best '{best.topic}' covers {best.coverage:.0%} of the message, leads by "
-                f"{best.score - second:.2f}; {decision.domain:.0%} of the message is in-domain")
+                f"{best.score - second:.2f}{model}; {decision.domain:.0%} of the message is "
+                f"in-domain{elsewhere}")
     if decision.kind is DecisionKind.ANSWER:
         return "a clear winner: " + evidence
     if decision.kind is DecisionKind.CLARIFY:

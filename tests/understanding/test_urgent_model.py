@@ -53,7 +53,8 @@ def test_the_model_catches_what_no_rule_words(rules_only: UrgentDetector,
 @pytest.mark.parametrize("text", ["what time does the OT clinic open",
                                   "my son loves jumping in the pool", "and private?",
                                   "do you keep my messages?",
-                                  "my daughter bumped her head last week and is fine"])
+                                  "my daughter bumped her head last week and is fine",
+                                  "my nan needs grab rails after her hip operation"])
 def test_everyday_messages_stay_calm(detector: UrgentDetector, text: str) -> None:
     assert not detector.detect(text)
 
