@@ -310,5 +310,12 @@ class UrgentDetector:
         kinds = sorted((k for k in self.urgent.kinds if k.id in set(kind_ids)),
                        key=lambda k: not k.crisis)
         first = self.urgent.first_lines.get(language, "")
-        return "\n\n".join(t for t in (first, *(k.reply for k in kinds), self.urgent.footer)
-                           if t)
+        # Kinds share lines ("Call your emergency number now: ..."): each is said once.
+        said: set[str] = set()
+        advice = []
+        for kind in kinds:
+            lines = [line for line in kind.reply.splitlines()
+                     if not line.strip() or line not in said]
+            said.update(line for line in lines if line.strip())
+            advice.append("\n".join(lines).strip())
+        return "\n\n".join(t for t in (first, *advice, self.urgent.footer) if t)

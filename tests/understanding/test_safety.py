@@ -7,10 +7,13 @@ on it (eval/README.md).
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from paths import ROOT
 
 from otbot.kb import KnowledgeBase
+from otbot.kb.markup import html_problems
 from otbot.tools.safety import (
     BARS,
     SafetyOutcome,
@@ -78,6 +81,19 @@ def test_crisis_line_leads_when_a_poisoning_is_also_self_harm(matcher: Matcher) 
     assert decision.urgent[0] == "child-self-harm" and "poisoning" in decision.urgent
     reply = matcher.urgent.reply(decision.urgent)
     assert reply.index("988") < reply.index("1-800-222-1222")
+
+
+def test_several_kinds_say_each_line_once_in_valid_html(matcher: Matcher) -> None:
+    """"Call your emergency number now" once, however many kinds' advice follows it."""
+    kinds = [k.id for k in matcher.urgent.urgent.kinds]
+    for pair in itertools.combinations(kinds, 2):
+        reply = matcher.urgent.reply(pair)
+        lines = [line for line in reply.splitlines() if line.strip()]
+        assert len(lines) == len(set(lines)), pair
+        assert html_problems(reply) == [], pair
+    both = matcher.urgent.reply(("breathing", "unresponsive"))
+    assert both.count("Call your emergency number now") == 1
+    assert "back blows" in both and "CPR" in both
 
 
 def test_another_language_gets_its_first_line(matcher: Matcher) -> None:
