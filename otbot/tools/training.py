@@ -167,11 +167,9 @@ def save_topics(model: LinearModel, folder: Path) -> Path:
 
 # --- the topic model ----------------------------------------------------------------------
 
-def wordings(kb: KnowledgeBase | None) -> list[tuple[str, str]]:
+def wordings(kb: KnowledgeBase) -> list[tuple[str, str]]:
     """(label, text) for every question and alternate (its entry) and every declined
     question (none), in the knowledge base's order."""
-    if kb is None:
-        return []
     return [*((entry.id, text) for entry in kb.entries.values() for text in entry.sentences()),
             *((NONE, text) for decline in kb.declines.values() for text in decline.alternates)]
 
