@@ -606,25 +606,23 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--force", action="store_true", help="replace the output file if it exists")
     imp.set_defaults(run=cmd_kb_import)
 
-    learn = kb_sub.add_parser(
-        "train-urgent", parents=[common], help="learn the urgent model from safety files",
-        description="Learn urgent-model.npz, the model beside the urgent rules, from "
-                    "messages labelled like eval/safety-dev.yaml (and the calm messages of "
-                    "topic sets like eval/dev.yaml, with the knowledge base's own wordings), "
-                    "and write it into the knowledge folder. Never train on a set you "
-                    "measure with.")
-    learn.add_argument("files", nargs="+", metavar="FILE",
-                       help="labelled safety or topic files")
-    learn.set_defaults(run=cmd_kb_train_urgent)
-
-    topics = kb_sub.add_parser(
-        "train-topics", parents=[common], help="learn the topic model from topic files",
-        description="Learn topic-model.npz, the model beside the ranking, from messages "
-                    "labelled like eval/dev.yaml and the knowledge base's own wordings, and "
-                    "write it into the knowledge folder. Make it again after editing "
-                    "wordings. Never train on a set you measure with.")
-    topics.add_argument("files", nargs="+", metavar="FILE", help="labelled topic files")
-    topics.set_defaults(run=cmd_kb_train_topics)
+    # The two learnt models: (command, help, description, what the files hold, handler).
+    for command, summary, about, holds, handler in (
+            ("train-urgent", "learn the urgent model from safety files",
+             "Learn urgent-model.npz, the model beside the urgent rules, from messages "
+             "labelled like eval/safety-dev.yaml (and the calm messages of topic sets like "
+             "eval/dev.yaml, with the knowledge base's own wordings), and write it into the "
+             "knowledge folder.", "labelled safety or topic files", cmd_kb_train_urgent),
+            ("train-topics", "learn the topic model from topic files",
+             "Learn topic-model.npz, the model beside the ranking, from messages labelled "
+             "like eval/dev.yaml and the knowledge base's own wordings, and write it into the "
+             "knowledge folder. Make it again after editing wordings.",
+             "labelled topic files", cmd_kb_train_topics)):
+        learn = kb_sub.add_parser(
+            command, parents=[common], help=summary,
+            description=f"{about} Never train on a set you measure with.")
+        learn.add_argument("files", nargs="+", metavar="FILE", help=holds)
+        learn.set_defaults(run=handler)
 
     misses = sub.add_parser(
         "misses", parents=[common], help="list what went wrong for parents, grouped",
