@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,6 +21,14 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # httpx logs URLs, which c
 def shipped_kb() -> KnowledgeBase:
     """The knowledge base that ships with otbot, loaded once."""
     return load_knowledge(default_dir())
+
+
+@pytest.fixture
+def knowledge_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped knowledge folder, free to change."""
+    copy = tmp_path / "knowledge"
+    shutil.copytree(default_dir(), copy)
+    return copy
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""The learnt topic model beside the ranking: what it adds, how it is made, how it goes stale."""
+"""The learnt topic model beside the ranking: what it adds, and how it goes stale.
+
+How maintainers make either model, and how a bad file reads: test_learnt_models.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from pathlib import Path
 import pytest
 from paths import ROOT
 
-from otbot.cli import main
 from otbot.kb import KnowledgeBase, load_knowledge, read_knowledge
 from otbot.kb.loader import TOPIC_MODEL
 from otbot.tools.training import TOPICS, fingerprint
@@ -17,12 +19,6 @@ from otbot.understanding.matcher import Matcher
 
 # What the shipped model was learnt from (knowledge/README.md); never a held-out set.
 TRAINED_ON = sorted(ROOT.glob("eval/dev*.yaml"))
-TOPIC_SET = """\
-items:
-- {q: "my boy cannot hold a pencil properly", expect: handwriting}
-- {q: "how do I bake bread", expect: none}
-- {q: "hello", expect: smalltalk}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +61,10 @@ def test_the_shipped_model_is_learnt_from_the_files_and_wordings(
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
+def folder(knowledge_copy: Path) -> Path:
     """A copy of the shipped knowledge folder, without its topic model."""
-    copy = tmp_path / "knowledge"
-    shutil.copytree(ROOT / "knowledge", copy)
-    (copy / TOPIC_MODEL).unlink()
-    return copy
+    (knowledge_copy / TOPIC_MODEL).unlink()
+    return knowledge_copy
 
 
 def test_a_folder_without_a_model_keeps_the_ranking(folder: Path) -> None:
@@ -79,26 +73,6 @@ def test_a_folder_without_a_model_keeps_the_ranking(folder: Path) -> None:
     assert Matcher(kb).decide("does insurance cover OT").topic == "insurance"
 
 
-def test_a_maintainer_trains_and_checks_the_model(folder: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    examples = tmp_path / "topics.yaml"
-    examples.write_text(TOPIC_SET, encoding="utf-8")
-    assert main(["kb", "train-topics", "--knowledge", str(folder), str(examples)]) == 0
-    assert "topic-model.npz: learnt from 1 file(s)" in capsys.readouterr().out
-    kb = load_knowledge(folder)
-    assert kb.topic_model is not None
-    assert kb.topic_model.outputs == (*kb.entries, "none")
-    assert kb.topic_model.trained_on == fingerprint([examples], TOPICS, kb)
-    assert main(["kb", "check", "--knowledge", str(folder)]) == 0
-
-
-def test_an_unknown_topic_is_refused(folder: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
-    examples = tmp_path / "topics.yaml"
-    examples.write_text(TOPIC_SET.replace("handwriting", "penmanship"), encoding="utf-8")
-    assert main(["kb", "train-topics", "--knowledge", str(folder), str(examples)]) == 1
-    assert f"{examples}:2: no such entry: penmanship" in capsys.readouterr().err
-    assert not (folder / TOPIC_MODEL).exists()
 
 
 def test_a_model_older_than_the_entries_is_a_warning(folder: Path) -> None:
@@ -119,12 +93,3 @@ def test_a_model_older_than_the_entries_is_a_warning(folder: Path) -> None:
     assert [(p.level, p.line) for p in stale] == [("warning", 1)]
     assert "not learnt: brand-new-topic" in str(stale[0])
     assert "otbot kb train-topics" in str(stale[0])
-
-
-def test_a_broken_model_file_is_named(folder: Path) -> None:
-    (folder / TOPIC_MODEL).write_bytes(b"not a zip file")
-    kb, problems = read_knowledge(folder)
-    assert kb is None
-    assert [str(p).split(" (")[0] for p in problems] == [
-        f"knowledge/{TOPIC_MODEL}:1: cannot read the learnt topic model"]
-    assert "otbot kb train-topics" in str(problems[0])

@@ -1,16 +1,17 @@
-"""The learnt urgent model beside the rules: what it adds, how it is made, how a bad file reads."""
+"""The learnt urgent model beside the rules: what it adds, and what it was learnt from.
+
+How maintainers make either model, and how a bad file reads: test_learnt_models.py.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 import pytest
 from paths import ROOT
 
-from otbot.cli import main
-from otbot.kb import KnowledgeBase, load_knowledge, read_knowledge
+from otbot.kb import KnowledgeBase, load_knowledge
 from otbot.kb.loader import URGENT_MODEL
 from otbot.tools.training import fingerprint
 from otbot.understanding.urgent import UrgentDetector
@@ -18,12 +19,6 @@ from otbot.understanding.urgent import UrgentDetector
 # What the shipped model was learnt from (README "Emergencies"); never eval/safety.yaml.
 TRAINED_ON = sorted([*ROOT.glob("eval/safety-dev*.yaml"), *ROOT.glob("eval/dev*.yaml"),
                      *ROOT.glob("eval/followups-dev*.yaml")])
-SAFETY = """\
-items:
-- {q: "she drank the blue stuff from under the sink", kind: poisoning}
-- {q: "he swallowed the whole bottle of cough syrup", kind: poisoning}
-- {q: "my son loves the blue paint at nursery", kind: calm}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -66,44 +61,13 @@ def test_the_shipped_model_is_learnt_from_the_files_it_names(shipped_kb: Knowled
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
+def folder(knowledge_copy: Path) -> Path:
     """A copy of the shipped knowledge folder, without its model."""
-    copy = tmp_path / "knowledge"
-    shutil.copytree(ROOT / "knowledge", copy)
-    (copy / URGENT_MODEL).unlink()
-    return copy
+    (knowledge_copy / URGENT_MODEL).unlink()
+    return knowledge_copy
 
 
 def test_a_folder_without_a_model_keeps_the_rules(folder: Path) -> None:
     kb = load_knowledge(folder)
     assert kb.urgent.model is None
     assert UrgentDetector(kb.urgent).detect("my son is not breathing")
-
-
-def test_a_maintainer_trains_and_checks_the_model(folder: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    examples = tmp_path / "safety.yaml"
-    examples.write_text(SAFETY, encoding="utf-8")
-    assert main(["kb", "train-urgent", "--knowledge", str(folder), str(examples)]) == 0
-    assert "urgent-model.npz: learnt from 1 file(s)" in capsys.readouterr().out
-    model = load_knowledge(folder).urgent.model
-    assert model is not None and model.trained_on == fingerprint([examples])
-    assert main(["kb", "check", "--knowledge", str(folder)]) == 0
-
-
-def test_an_unknown_kind_is_refused(folder: Path, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    examples = tmp_path / "safety.yaml"
-    examples.write_text(SAFETY.replace("kind: poisoning", "kind: sunburn", 1), encoding="utf-8")
-    assert main(["kb", "train-urgent", "--knowledge", str(folder), str(examples)]) == 1
-    assert "kinds not in urgent.yaml: sunburn" in capsys.readouterr().err
-    assert not (folder / URGENT_MODEL).exists()
-
-
-def test_a_broken_model_file_is_named(folder: Path) -> None:
-    (folder / URGENT_MODEL).write_bytes(b"not a zip file")
-    kb, problems = read_knowledge(folder)
-    assert kb is None
-    assert [str(p).split(" (")[0] for p in problems] == [
-        f"knowledge/{URGENT_MODEL}:1: cannot read the learnt urgent model"]
-    assert "otbot kb train-urgent" in str(problems[0])
