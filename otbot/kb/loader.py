@@ -250,7 +250,7 @@ def _urgent(reader: Reader) -> Urgent:
 
 URGENT_MODEL = "urgent-model.npz"
 TOPIC_MODEL = "topic-model.npz"
-MODEL_ARRAYS = {"rows", "weights", "bias", "outputs", "trained_on"}
+MODEL_ARRAYS = {"rows", "weights", "scale", "bias", "outputs", "trained_on"}
 
 
 def _urgent_model(reader: Reader, kind_ids: set[str]) -> LinearModel | None:
@@ -297,14 +297,14 @@ def _linear_model(reader: Reader, name: str, what: str,
         return None
     outputs = tuple(str(o) for o in data["outputs"])
     shapes = (len(data["rows"]), len(outputs)) == data["weights"].shape[:2] == (
-        data["weights"].shape[0], len(data["bias"]))
+        data["weights"].shape[0], len(data["bias"])) and len(data["scale"]) == len(outputs)
     why = fits(outputs) if shapes else "bad shapes"
     if why:
         reader.error(path, 1, f"the learnt {what} model does not fit ({why}){retrain}")
         return None
-    # Weights stay half-precision as stored (half the memory); scoring adds them in float32.
-    return LinearModel(data["rows"].astype(np.int64), data["weights"].astype(np.float16),
-                       data["bias"].astype(np.float32), outputs, str(data["trained_on"]))
+    return LinearModel(data["rows"].astype(np.int64), data["weights"].astype(np.int16),
+                       data["scale"].astype(np.float32), data["bias"].astype(np.float32),
+                       outputs, str(data["trained_on"]))
 
 
 def _urgent_cues(reader: Reader, data: MarkedDict, path: str) -> dict[str, tuple[str, ...]]:

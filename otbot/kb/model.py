@@ -95,14 +95,26 @@ class LinearModel:
 
     A linear model over hashed words, word pairs and letter groups of a message, one output
     per emergency kind (and "any") or per topic (and "none"). Only the features seen in
-    training are kept (`rows`, sorted), each with one weight per output.
+    training are kept (`rows`, sorted), each with one weight per output. The weights are
+    16-bit integers times a scale per output: as small as half-precision floats, more
+    precise for the largest weights, and numpy adds integers several times faster.
     """
 
     rows: np.ndarray  # int64 feature ids, sorted
-    weights: np.ndarray  # float16, one row per feature id, one column per output
+    weights: np.ndarray  # int16, one row per feature id, one column per output
+    scale: np.ndarray  # float32, per output: a learnt weight is weights * scale
     bias: np.ndarray  # float32, per output
     outputs: tuple[str, ...]  # kind or entry ids, then "any" or "none"
     trained_on: str = ""  # fingerprint of the examples, to tell when it is out of date
+
+    @classmethod
+    def quantized(cls, rows: np.ndarray, weights: np.ndarray, bias: np.ndarray,
+                  outputs: tuple[str, ...], trained_on: str = "") -> LinearModel:
+        """The model of these float weights, stored as 16-bit integers and a scale."""
+        largest = np.abs(weights).max(axis=0) if len(weights) else np.zeros(len(outputs))
+        scale = (np.maximum(largest, 1e-12) / np.iinfo(np.int16).max).astype(np.float32)
+        stored = np.round(weights / scale).astype(np.int16)
+        return cls(rows, stored, scale, bias.astype(np.float32), outputs, trained_on)
 
 
 @dataclass(frozen=True)

@@ -95,14 +95,14 @@ def learn(texts: Sequence[str], targets: np.ndarray, outputs: tuple[str, ...],
             weights[at] -= settings.rate * step / np.sqrt(squares[at])
             bias_squares += error * error
             bias -= settings.rate * error / np.sqrt(bias_squares)
-    return LinearModel(used, weights, bias, outputs, trained_on)
+    return LinearModel.quantized(used, weights, bias, outputs, trained_on)
 
 
 def save(model: LinearModel, folder: Path, name: str) -> Path:
-    """Write a model into a knowledge folder; weights as float16 keep the file small."""
+    """Write a model into a knowledge folder; 16-bit weights keep the file small."""
     path = folder / name
-    np.savez_compressed(path, rows=model.rows.astype(np.int32),
-                        weights=model.weights.astype(np.float16), bias=model.bias,
+    np.savez_compressed(path, rows=model.rows.astype(np.int32), weights=model.weights,
+                        scale=model.scale, bias=model.bias,
                         outputs=np.array(model.outputs), trained_on=np.array(model.trained_on))
     return path
 

@@ -72,8 +72,8 @@ class Scorer:
 
     def _logits(self, tokens: list[str]) -> np.ndarray:
         rows = self._row[features(tokens)]
-        summed = self._model.weights[rows[rows >= 0]].sum(axis=0, dtype=np.float32)
-        logits: np.ndarray = summed + self._model.bias
+        summed = self._model.weights[rows[rows >= 0]].sum(axis=0, dtype=np.int32)
+        logits: np.ndarray = summed * self._model.scale + self._model.bias
         return logits
 
     def probabilities(self, tokens: list[str]) -> dict[str, float]:
