@@ -6,6 +6,8 @@ from otbot.kb import SmallTalk, SmallTalkKind
 from otbot.understanding.text import TypoFixer, words
 
 MAX_WORDS = 12  # a longer message is a question with a greeting in it, not small talk
+# What an emoji carries besides itself: a variation selector, a joiner, a skin tone.
+_EMOJI_PARTS = frozenset("\ufe0f\ufe0e\u200d") | {chr(c) for c in range(0x1F3FB, 0x1F400)}
 
 
 class SmallTalkDetector:
@@ -13,9 +15,16 @@ class SmallTalkDetector:
 
     def __init__(self, smalltalk: SmallTalk) -> None:
         self._phrases: dict[tuple[str, ...], SmallTalkKind] = {}
+        # A phrase with no word in it is an emoji ("👍", "🙏"), read symbol by symbol.
+        self._symbols: dict[str, SmallTalkKind] = {}
         for kind in smalltalk.kinds:
             for phrase in kind.phrases:
-                self._phrases.setdefault(tuple(words(phrase)), kind)
+                key = tuple(words(phrase))
+                if key:
+                    self._phrases.setdefault(key, kind)
+                else:
+                    self._symbols.update((ch, kind) for ch in phrase
+                                         if not ch.isspace() and ch not in _EMOJI_PARTS)
         self._filler = {w for f in smalltalk.filler for w in words(f)}
         self._longest = max((len(p) for p in self._phrases), default=1)
         # A mistyped small-talk word ("thnaks") is fixed; real words ("school", "plate") stay.
@@ -24,7 +33,9 @@ class SmallTalkDetector:
     def detect(self, text: str) -> SmallTalkKind | None:
         """The kind of the last small-talk phrase, if the whole message is small talk."""
         tokens = [self._typos.fix(t) for t in words(text)]
-        if not tokens or len(tokens) > MAX_WORDS:
+        if not tokens:
+            return self._emoji(text)
+        if len(tokens) > MAX_WORDS:
             return None
         found: SmallTalkKind | None = None
         i = 0
@@ -40,3 +51,9 @@ class SmallTalkDetector:
                     return None
                 i += 1
         return found
+
+    def _emoji(self, text: str) -> SmallTalkKind | None:
+        """The kind of a message of emoji alone ("👍🙏"), each one a small-talk symbol."""
+        symbols = [ch for ch in text if not ch.isspace() and ch not in _EMOJI_PARTS]
+        kinds = [self._symbols.get(ch) for ch in symbols]
+        return kinds[-1] if kinds and None not in kinds else None

@@ -90,6 +90,8 @@ def test_emergency_is_urgent(matcher: Matcher, text: str) -> None:
     ("bye", "goodbye"), ("ok", "acknowledge"),
     ("ok great, ill try that tomorrow x", "thanks"), ("thanks a million, really kind", "thanks"),
     ("grazie mille!", "thanks"), ("have a lovely evening", "goodbye"),
+    ("👍", "thanks"), ("🙏🏽 🙏🏽", "thanks"), ("hiya, just testing", "greeting"),
+    ("sorry, brb", "acknowledge"), ("you're amazing, honestly", "thanks"),
 ])
 def test_small_talk(matcher: Matcher, text: str, kind: str) -> None:
     """Greetings, thanks and goodbyes are replied to in kind."""
@@ -157,6 +159,8 @@ def test_no_knowledge_base_wording_is_small_talk(shipped_kb: KnowledgeBase,
     "what about my kid",
     "school?",
     "plate",
+    "😡",
+    "👍 what is OT?",
 ])
 def test_one_word_topic_is_not_small_talk(matcher: Matcher, text: str) -> None:
     """A terse topic word is a question, not a greeting or goodbye."""
