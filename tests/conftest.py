@@ -8,11 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fakebotapi import FakeBotApi
+from fakebotapi import TOKEN, FakeBotApi
 
 from otbot.kb import KnowledgeBase, default_dir, load_knowledge
-
-TOKEN = "123456:TEST-token-for-otbot-tests_0123"  # shaped like a real one: otbot checks
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # httpx logs URLs, which contain the token
 

@@ -27,6 +27,9 @@ from urllib.parse import urlsplit
 import telegram
 from aiohttp import BodyPartReader, web
 
+# The bot token of every test: shaped like a real one, since otbot checks the shape.
+TOKEN = "123456:TEST-token-for-otbot-tests_0123"
+
 JSON = dict[str, Any]
 Params = dict[str, Any]
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from botharness import JSON, data_of, running_bot
-from fakebotapi import Call, FakeBotApi
+from fakebotapi import TOKEN, Call, FakeBotApi
 from telegram.error import RetryAfter
 from telegram.ext import Application
 
@@ -31,7 +31,6 @@ from otbot.telegram_bot.send import NETWORK_ATTEMPTS, deliver
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-TOKEN = "123456:TEST-token-for-otbot-tests_0123"
 READ_TIMEOUT = 1.5  # PTB gives up on a stalled request after this long (plus the poll's own)
 STALL = 5.0  # seconds the fake holds a stalled request: always longer than PTB waits
 WAIT = 10.0  # seconds for a reply after a fault: retry delays are 1.5 s at most here

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 from botharness import JSON, running_bot
-from fakebotapi import FakeBotApi
+from fakebotapi import TOKEN, FakeBotApi
 from telegram.ext import Application
 
 from otbot.dialog.callbacks import encode
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-TOKEN = "123456:TEST-token-for-otbot-tests_0123"
 BOT_ID = int(TOKEN.split(":")[0])
 _chats = itertools.count(71_000)
 _groups = itertools.count(-1_000_071_000, -1)

@@ -16,13 +16,12 @@ import pytest
 from botharness import POLL_TIMEOUT, config_for
 from botprocess import bot_env
 from distributor import SECRET, Distributor, Replica, TimedFakeBotApi, free_port
-from fakebotapi import FakeBotApi
+from fakebotapi import TOKEN, FakeBotApi
 from pgtest import fresh_database
 
 from otbot.kb import default_dir
 from otbot.telegram_bot.app import build_application
 
-TOKEN = "123456:TEST-token-for-otbot-tests_0123"
 POISON = "my son's private words that must never be logged"
 PROBE = """\
 - id: reload-probe

@@ -27,12 +27,11 @@ from distributor import (
     shared_question,
     without_repeats,
 )
-from fakebotapi import Call
+from fakebotapi import TOKEN, Call
 from pgtest import fresh_database
 
 from otbot.kb import KnowledgeBase
 
-TOKEN = "123456:TEST-token-for-otbot-tests_0123"
 ASKING = list(range(91_000, 91_030))  # 30 parents asking 10 questions each
 SCREENING = list(range(92_000, 92_010))  # 10 parents walking the checklist, then asking
 GREETING = 93_000  # a parent saying hello while a replica is down

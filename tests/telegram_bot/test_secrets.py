@@ -17,11 +17,10 @@ import pytest
 import pytest_asyncio
 from botharness import data_of, running_bot
 from botprocess import BotProcess, bot_env
-from fakebotapi import FakeBotApi
+from fakebotapi import TOKEN, FakeBotApi
 
 from otbot.config import Config, RedactToken, setup_logging
 
-TOKEN = "123456:TEST-token-for-otbot-tests_0123"
 SECRET = TOKEN.split(":", 1)[1]  # the part that makes it a secret
 CHAT = 9300
 # What the parent writes: words no log line has any business containing.

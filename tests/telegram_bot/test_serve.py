@@ -25,10 +25,10 @@ from distributor import (
     shared_question,
     without_repeats,
 )
+from fakebotapi import TOKEN
 
 from otbot.kb import KnowledgeBase
 
-TOKEN = "123456:TEST-token-for-otbot-tests_0123"
 POISON = "my daughter's secret poisoned words"
 
 
