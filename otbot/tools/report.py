@@ -124,4 +124,6 @@ def reason(decision: Decision) -> str:
         return "a clear winner: " + evidence
     if decision.kind is DecisionKind.CLARIFY:
         return "no clear winner, so a choice: " + evidence
+    if decision.elsewhere >= Thresholds().unasked:
+        return "the topic model is sure that no topic is asked about: " + evidence
     return "too little of the message is about the topics: " + evidence

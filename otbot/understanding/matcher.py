@@ -60,6 +60,9 @@ class Thresholds:
     answer_chance: float = 0.4
     # ...unless it gives "none of the topics" this chance: then no answer and no choices.
     elsewhere: float = 0.3
+    # A topic the wordings make clear is still not answered when the model is this sure that
+    # no topic is asked about ("a speech therapist's salary" shares a therapist topic's words).
+    unasked: float = 0.97
 
 
 @dataclass(frozen=True)
@@ -358,8 +361,9 @@ def choose(top3: tuple[Candidate, ...], domain: float, t: Thresholds,
     # topics that the ranking cannot tell apart (within `margin` of the leader), it picks.
     likely = [c for c in top3 if c.chance >= t.answer_chance and best.score - c.score <=
               t.margin] if elsewhere < t.elsewhere and domain >= t.clarify_domain else []
-    clear = best.coverage >= t.answer_coverage or (
+    clear = (best.coverage >= t.answer_coverage or (
         best.wording >= t.wording and lead >= t.wording_margin and domain >= t.wording_domain)
+    ) and elsewhere < t.unasked
     kind = DecisionKind.FALLBACK
     if likely or (clear and lead >= t.margin):
         kind = DecisionKind.ANSWER

@@ -15,7 +15,7 @@ from paths import ROOT
 from otbot.kb import KnowledgeBase, load_knowledge, read_knowledge
 from otbot.kb.loader import TOPIC_MODEL
 from otbot.tools.training import TOPICS, fingerprint
-from otbot.understanding.matcher import Matcher
+from otbot.understanding.matcher import Candidate, DecisionKind, Matcher, Thresholds, choose
 
 # What the shipped model was learnt from (knowledge/README.md); never a held-out set.
 TRAINED_ON = sorted(ROOT.glob("eval/dev*.yaml"))
@@ -51,6 +51,20 @@ def test_the_model_answers_what_the_wordings_leave_unsure(
 def test_no_guess_on_gibberish_elsewhere_or_vague(matcher: Matcher, text: str) -> None:
     """Words the knowledge base does not know, or too few, get no answer from the model."""
     assert matcher.decide(text).kind != "answer"
+
+
+@pytest.mark.parametrize(("elsewhere", "kind"), [
+    (0.99, DecisionKind.FALLBACK), (0.5, DecisionKind.ANSWER), (0.0, DecisionKind.ANSWER)])
+def test_a_clear_topic_is_not_answered_when_the_model_is_sure_none_is_asked(
+        elsewhere: float, kind: DecisionKind) -> None:
+    """Wordings can make a topic look clear for a question beside it ("a speech therapist's
+    pay" and the topic on which therapist): only a near-certain "none" from the model
+    withholds the answer, and then no choices are offered either."""
+    clear = Candidate("which-therapist", 1.0, coverage=0.8, wording=0.8)
+    decision = choose((clear, Candidate("find-an-ot", 0.4, coverage=0.3)), 1.0, Thresholds(),
+                      elsewhere)
+    assert decision.kind is kind
+    assert decision.kind is not DecisionKind.FALLBACK or decision.topic is None
 
 
 def test_the_shipped_model_is_learnt_from_the_files_and_wordings(
