@@ -166,8 +166,18 @@ class Matcher:
         # wording's terms, for the `wording` evidence of a candidate.
         frequency = Counter(t for terms in self._doc_terms for t in terms)
         self._idf = {t: math.log(len(documents) / n) for t, n in frequency.items()}
-        self._wordings = [(terms, sum(self._idf.get(t, 0.0) for t in terms))
-                          for terms in (frozenset(s.split()) for s in self._sentences)]
+        # Per document, where each term occurs among its wordings, and each wording's whole
+        # weight: a message meets only a few of a document's terms, so the shares of all its
+        # wordings are added up from those few, not from every wording in turn.
+        term_sets = [frozenset(s.split()) for s in self._sentences]
+        self._whole = [sum(self._idf.get(t, 0.0) for t in terms) for terms in term_sets]
+        self._postings: list[dict[str, list[int]]] = []
+        for start, end in self._spans:
+            postings: dict[str, list[int]] = {}
+            for w in range(start, end):
+                for term in term_sets[w]:
+                    postings.setdefault(term, []).append(w)
+            self._postings.append(postings)
 
     def decide(self, text: str) -> Decision:
         """The decision for one message; never raises on any text."""
@@ -293,9 +303,13 @@ class Matcher:
 
     def _wording_cover(self, index: int, weights: dict[str, float]) -> float:
         """The largest share of one of the document's wordings that the message contains."""
-        start, end = self._spans[index]
-        return max((sum(self._idf[t] for t in weights.keys() & terms) / whole
-                    for terms, whole in self._wordings[start:end] if whole), default=0.0)
+        postings = self._postings[index]
+        met: dict[int, float] = {}
+        for term in weights.keys() & postings.keys():
+            for w in postings[term]:
+                met[w] = met.get(w, 0.0) + self._idf[term]
+        return max((held / self._whole[w] for w, held in met.items() if self._whole[w]),
+                   default=0.0)
 
     def _fuzzy(self, query: str, pool: list[int]) -> np.ndarray:
         """Best whole-string similarity (0..1) of the query to each pooled entry's wordings."""

@@ -11,6 +11,7 @@ the cues miss, and never takes away what they find.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 import unicodedata
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from otbot.kb import Level, Urgent, UrgentKind
 from otbot.understanding.learnt import ANY, Scorer
-from otbot.understanding.text import TypoFixer, words
+from otbot.understanding.text import CACHED_WORDS, TypoFixer, words
 
 # Higher than the FAQ's typo cutoff: a wrong "correction" into an emergency word would
 # frighten a parent, while a missed typo still leaves the other wordings of a cue.
@@ -86,27 +87,34 @@ class _PhraseFinder:
         # A phrase is looked up by its first two words ("he", "is"), by its first word alone
         # when it has one or its second is a prefix, or by the first two letters of a first
         # word that is a prefix ("breath*"): common first words ("he", "i") start hundreds.
-        self._by_pair: dict[tuple[str, str], list[Phrase]] = {}
+        self._by_pair: dict[tuple[str, str], tuple[Phrase, ...]] = {}
         self._by_first: dict[str, list[Phrase]] = {}
         self._by_prefix: dict[str, list[tuple[str, Phrase]]] = {}
-        for phrase in set(phrases):
+        for phrase in sorted(set(phrases)):
             first = phrase[0]
             if first.endswith("*"):
                 self._by_prefix.setdefault(first[:2], []).append((first[:-1], phrase))
             elif len(phrase) > 1 and not phrase[1].endswith("*"):
-                self._by_pair.setdefault((first, phrase[1]), []).append(phrase)
+                pair = (first, phrase[1])
+                self._by_pair[pair] = (*self._by_pair.get(pair, ()), phrase)
             else:
                 self._by_first.setdefault(first, []).append(phrase)
         self._patterned = {p for p in set(phrases) if any(w.endswith("*") for w in p)}
+        # Parents' words repeat: the phrases a word can start are worked out once per word.
+        self._starting = functools.lru_cache(maxsize=CACHED_WORDS)(self._phrases_starting)
+
+    def _phrases_starting(self, token: str) -> tuple[Phrase, ...]:
+        """The phrases that a word can start whatever follows it."""
+        return (*self._by_first.get(token, ()), *(
+            phrase for prefix, phrase in self._by_prefix.get(token[:2], ())
+            if token.startswith(prefix)))
 
     def find(self, tokens: list[str]) -> dict[Phrase, list[Span]]:
         """Every phrase that occurs in the tokens, word for word and in order, with spans."""
         found: dict[Phrase, list[Span]] = {}
         for i, (token, following) in enumerate(itertools.zip_longest(tokens, tokens[1:],
                                                                      fillvalue="")):
-            candidates = [*self._by_first.get(token, ()), *self._by_pair.get(
-                (token, following), ()), *(phrase for prefix, phrase in self._by_prefix.get(
-                    token[:2], ()) if token.startswith(prefix))]
+            candidates = self._starting(token) + self._by_pair.get((token, following), ())
             for phrase in candidates:
                 here = tokens[i : i + len(phrase)]
                 if len(here) == len(phrase) and (
