@@ -255,9 +255,9 @@ MODEL_ARRAYS = {"rows", "weights", "scale", "bias", "outputs", "trained_on"}
 
 def _urgent_model(reader: Reader, kind_ids: set[str]) -> LinearModel | None:
     """urgent-model.npz (made by `otbot kb train-urgent`), if the folder has one: an output
-    per emergency kind of urgent.yaml, then "any"."""
+    per emergency kind of urgent.yaml, "doctor" (a worry for a doctor soon), then "any"."""
     def fits(outputs: tuple[str, ...]) -> str:
-        unknown = sorted(set(outputs[:-1]) - kind_ids)
+        unknown = sorted(set(outputs[:-1]) - kind_ids - {"doctor"})
         return f"kinds not in urgent.yaml: {', '.join(unknown)}" if unknown else \
             "" if outputs[-1:] == ("any",) else "no 'any' output"
     return _linear_model(reader, URGENT_MODEL, "urgent", fits)

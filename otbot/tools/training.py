@@ -24,7 +24,7 @@ from otbot.kb.loader import TOPIC_MODEL, URGENT_MODEL
 from otbot.kb.yamlfile import MarkedDict, Problem, YamlError
 from otbot.tools.evaluation import SPECIAL, labelled, read_items
 from otbot.tools.safety import SafetyItem, is_safety_file, read_safety
-from otbot.understanding.learnt import ANY, NONE, features
+from otbot.understanding.learnt import ANY, DOCTOR, NONE, features
 from otbot.understanding.urgent import tokens
 
 SEED = 0
@@ -111,12 +111,17 @@ def save(model: LinearModel, folder: Path, name: str) -> Path:
 
 def train(items: Sequence[SafetyItem], kinds: Sequence[str], trained_on: str = ""
           ) -> LinearModel:
-    """The urgent model for these labelled messages; `kinds` are urgent.yaml's emergency kinds."""
-    outputs = (*kinds, ANY)
+    """The urgent model for these labelled messages; `kinds` are urgent.yaml's emergency kinds.
+
+    Beside a kind per emergency and "any", it learns "doctor": the calm messages marked
+    `doctor: true`, worries that deserve a doctor soon in more words than the cues hold.
+    """
+    outputs = (*kinds, DOCTOR, ANY)
     targets = np.zeros((len(items), len(outputs)), np.float32)
     for i, item in enumerate(items):
         for kind in item.kinds:
             targets[i, outputs.index(kind)] = 1.0
+        targets[i, -2] = 1.0 if item.doctor else 0.0
         targets[i, -1] = 1.0 if item.kinds else 0.0
     return learn([item.q for item in items], targets, outputs, URGENT, exclusive=False,
                  trained_on=trained_on)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from otbot.kb import Level, Urgent, UrgentKind
-from otbot.understanding.learnt import ANY, Scorer
+from otbot.understanding.learnt import ANY, DOCTOR, Scorer
 from otbot.understanding.text import CACHED_WORDS, TypoFixer, words
 
 # Higher than the FAQ's typo cutoff: a wrong "correction" into an emergency word would
@@ -42,6 +42,10 @@ MODEL_ALONE = 0.9  # its "any emergency" chance from which it fires without a ru
 MODEL_MIN_WORDS = 4  # shorter messages carry too little for it: the rules read them alone
 KIND_LIKELY = 0.5  # a kind's chance from which the model adds its advice
 CRISIS_LIKELY = 0.1  # the same for a kind whose reply carries a crisis line
+# Its "doctor" chance from which a calm message gets the first `level: soon` kind's line
+# ("see your doctor soon"). Cross-validated: 0.57 of the worries marked for a doctor get
+# it, against 0.012 of other calm messages and 2 of 542 everyday questions.
+DOCTOR_LIKELY = 0.5
 # Contractions typed without an apostrophe, spelt out so "hes choking" reads "he is choking".
 CONTRACTIONS = {"hes": ("he", "is"), "shes": ("she", "is"), "theyre": ("they", "are"),
                 "im": ("i", "am"), "isnt": ("is", "not"), "wont": ("will", "not"),
@@ -233,6 +237,7 @@ class UrgentDetector:
             for phrase in set(compiled.unless):
                 self._roles.setdefault(phrase, []).append((k, 0, UNLESS))
         self._emergency = {k.id for k in urgent.kinds if k.level is Level.EMERGENCY}
+        self._doctor = next((k.id for k in urgent.kinds if k.level is Level.SOON), None)
         self._crisis = {k.id: k.crisis for k in urgent.kinds}
         # Whole words only: a prefix ("breath*") is no spelling to correct towards.
         vocabulary = {w for phrase in phrases for w in phrase if not w.endswith("*")}
@@ -273,12 +278,15 @@ class UrgentDetector:
         The model alone fires only when it is confident that this is an emergency and of
         which kind, and the rules found no calm context ("as a baby", "just in case"). Either
         way the reply adds the kinds it finds likely, a crisis line sooner than other advice.
+        A calm message that it reads as a worry for a doctor soon gets that line.
         """
         chance = scorer.probabilities(words)
         likely = {k for k in self._emergency if chance.get(k, 0.0) >= (
             CRISIS_LIKELY if self._crisis.get(k, False) else KIND_LIKELY)}
         if fired & self._emergency or (chance[ANY] >= MODEL_ALONE and likely and not calmed):
             return fired | likely
+        if self._doctor is not None and chance.get(DOCTOR, 0.0) >= DOCTOR_LIKELY:
+            return fired | {self._doctor}
         return fired
 
     def _complete(self, found: dict[Phrase, list[Span]]) -> bool:
