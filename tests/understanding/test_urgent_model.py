@@ -46,7 +46,7 @@ def test_the_model_catches_what_no_rule_words(rules_only: UrgentDetector,
 
 
 @pytest.mark.parametrize("text", ["she has had tummy aches every day for three weeks",
-                                  "my 4 year old has started stuttering"])
+                                  "my daughter wets the bed again after being dry for a year"])
 def test_the_model_reads_a_worry_for_a_doctor_soon(rules_only: UrgentDetector,
                                                     detector: UrgentDetector, text: str) -> None:
     """A worry no cue names gets the "see your doctor soon" line, and no emergency reply."""
