@@ -18,7 +18,8 @@ CONTRACT = ROOT / "eval" / "kb-topics.yaml"
 SHARED_CONTRACT = ROOT.parent / "shared" / "spec" / "kb-topics.yaml"
 EVAL_SETS = (ROOT / "eval" / "dev.yaml", ROOT / "eval" / "dev-forum.yaml",
              ROOT / "eval" / "dev-forum2.yaml", ROOT / "eval" / "dev-varied.yaml",
-             ROOT / "eval" / "dev-mixed.yaml", ROOT / "eval" / "holdout.yaml")
+             ROOT / "eval" / "dev-mixed.yaml", ROOT / "eval" / "dev-fresh.yaml",
+             ROOT / "eval" / "holdout.yaml")
 PHONE_LENGTH = 900
 
 
