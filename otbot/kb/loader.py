@@ -302,9 +302,12 @@ def _linear_model(reader: Reader, name: str, what: str,
     if why:
         reader.error(path, 1, f"the learnt {what} model does not fit ({why}){retrain}")
         return None
-    return LinearModel(data["rows"].astype(np.int64), data["weights"].astype(np.int16),
-                       data["scale"].astype(np.float32), data["bias"].astype(np.float32),
-                       outputs, str(data["trained_on"]))
+    # As stored, without copies: the weights are most of a process's memory at start.
+    return LinearModel(data["rows"].astype(np.int32, copy=False),
+                       data["weights"].astype(np.int16, copy=False),
+                       data["scale"].astype(np.float32, copy=False),
+                       data["bias"].astype(np.float32, copy=False), outputs,
+                       str(data["trained_on"]))
 
 
 def _urgent_cues(reader: Reader, data: MarkedDict, path: str) -> dict[str, tuple[str, ...]]:

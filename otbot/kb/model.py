@@ -100,7 +100,7 @@ class LinearModel:
     precise for the largest weights, and numpy adds integers several times faster.
     """
 
-    rows: np.ndarray  # int64 feature ids, sorted
+    rows: np.ndarray  # int32 feature ids (below 2**18), sorted
     weights: np.ndarray  # int16, one row per feature id, one column per output
     scale: np.ndarray  # float32, per output: a learnt weight is weights * scale
     bias: np.ndarray  # float32, per output

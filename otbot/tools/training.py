@@ -74,7 +74,7 @@ def learn(texts: Sequence[str], targets: np.ndarray, outputs: tuple[str, ...],
         seen = Counter(np.concatenate(rows).tolist()) if rows else Counter()
         rows = [r[np.array([seen[f] >= settings.min_count for f in r.tolist()], dtype=bool)]
                 if len(r) else r for r in rows]
-    used = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+    used = (np.unique(np.concatenate(rows)) if rows else np.zeros(0)).astype(np.int32)
     local = [np.searchsorted(used, r) for r in rows]
     weights = np.zeros((len(used), len(outputs)), np.float32)
     bias = np.zeros(len(outputs), np.float32)
