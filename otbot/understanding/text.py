@@ -98,9 +98,15 @@ def normalize(text: str) -> str:
     Remembered for a few texts: each step of a decision (urgent, small talk, language,
     ranking) reads the same message.
     """
-    text = text.translate(_INVISIBLE)
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text))
+    if text.isascii():
+        # Most texts: no invisible or compatibility characters to fold, one kind of apostrophe.
+        text = text.lower()
+        if "'" in text:
+            text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text))
+    else:
+        text = text.translate(_INVISIBLE)
+        text = unicodedata.normalize("NFKC", text).casefold()
+        text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text))
     return _NON_WORD.sub(" ", text).strip()
 
 
