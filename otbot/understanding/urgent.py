@@ -91,7 +91,7 @@ class _PhraseFinder:
         # A phrase is looked up by its first two words ("he", "is"), by its first word alone
         # when it has one or its second is a prefix, or by the first two letters of a first
         # word that is a prefix ("breath*"): common first words ("he", "i") start hundreds.
-        self._by_pair: dict[tuple[str, str], tuple[Phrase, ...]] = {}
+        by_pair: dict[tuple[str, str], list[Phrase]] = {}
         self._by_first: dict[str, list[Phrase]] = {}
         self._by_prefix: dict[str, list[tuple[str, Phrase]]] = {}
         for phrase in sorted(set(phrases)):
@@ -99,10 +99,10 @@ class _PhraseFinder:
             if first.endswith("*"):
                 self._by_prefix.setdefault(first[:2], []).append((first[:-1], phrase))
             elif len(phrase) > 1 and not phrase[1].endswith("*"):
-                pair = (first, phrase[1])
-                self._by_pair[pair] = (*self._by_pair.get(pair, ()), phrase)
+                by_pair.setdefault((first, phrase[1]), []).append(phrase)
             else:
                 self._by_first.setdefault(first, []).append(phrase)
+        self._by_pair = {pair: tuple(listed) for pair, listed in by_pair.items()}
         self._patterned = {p for p in set(phrases) if any(w.endswith("*") for w in p)}
         # Parents' words repeat: the phrases a word can start are worked out once per word.
         self._starting = functools.lru_cache(maxsize=CACHED_WORDS)(self._phrases_starting)
