@@ -2,6 +2,9 @@
 
 from otbot.kb.loader import iter_sentences, load_knowledge, read_knowledge
 from otbot.kb.model import (
+    ANY,
+    DOCTOR,
+    NONE,
     Decline,
     Entry,
     KnowledgeBase,
@@ -17,7 +20,10 @@ from otbot.kb.model import (
 from otbot.kb.reader import ID_PATTERN, default_dir
 
 __all__ = [
+    "ANY",
+    "DOCTOR",
     "ID_PATTERN",
+    "NONE",
     "Decline",
     "Entry",
     "KnowledgeBase",

@@ -13,6 +13,9 @@ import numpy as np
 
 from otbot.kb.markup import visible_text
 from otbot.kb.model import (
+    ANY,
+    DOCTOR,
+    NONE,
     Decline,
     Entry,
     KnowledgeBase,
@@ -257,9 +260,9 @@ def _urgent_model(reader: Reader, kind_ids: set[str]) -> LinearModel | None:
     """urgent-model.npz (made by `otbot kb train-urgent`), if the folder has one: an output
     per emergency kind of urgent.yaml, "doctor" (a worry for a doctor soon), then "any"."""
     def fits(outputs: tuple[str, ...]) -> str:
-        unknown = sorted(set(outputs[:-1]) - kind_ids - {"doctor"})
+        unknown = sorted(set(outputs[:-1]) - kind_ids - {DOCTOR})
         return f"kinds not in urgent.yaml: {', '.join(unknown)}" if unknown else \
-            "" if outputs[-1:] == ("any",) else "no 'any' output"
+            "" if outputs[-1:] == (ANY,) else f"no '{ANY}' output"
     return _linear_model(reader, URGENT_MODEL, "urgent", fits)
 
 
@@ -267,7 +270,7 @@ def _topic_model(reader: Reader, entry_ids: set[str]) -> LinearModel | None:
     """topic-model.npz (made by `otbot kb train-topics`), if the folder has one: an output per
     entry, then "none". An entry it has not learnt is a warning: the ranking still finds it."""
     model = _linear_model(reader, TOPIC_MODEL, "topic", lambda outputs: "" if outputs[-1:] == (
-        "none",) else "no 'none' output")
+        NONE,) else f"no '{NONE}' output")
     if model is not None:
         missing = sorted(entry_ids - set(model.outputs))
         unknown = sorted(set(model.outputs[:-1]) - entry_ids)

@@ -89,6 +89,13 @@ class UrgentKind:
     line: int = 0
 
 
+# The learnt models' outputs beside one per kind or entry: the loader checks a model file
+# for them, the readers and the trainer use them.
+ANY = "any"  # the urgent model's output for "some emergency", beside one per kind
+DOCTOR = "doctor"  # the urgent model's output for "a worry for a doctor soon, not now"
+NONE = "none"  # the topic model's output for "none of the topics", beside one per topic
+
+
 @dataclass(frozen=True, eq=False)
 class LinearModel:
     """Weights learnt from labelled messages (urgent-model.npz, topic-model.npz).

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from otbot.kb import KnowledgeBase, Level, LinearModel
+from otbot.kb import ANY, DOCTOR, NONE, KnowledgeBase, Level, LinearModel
 from otbot.kb.loader import TOPIC_MODEL, URGENT_MODEL
 from otbot.kb.yamlfile import MarkedDict, Problem, YamlError
 from otbot.tools.evaluation import SPECIAL, labelled, read_items
 from otbot.tools.safety import SafetyItem, is_safety_file, read_safety
-from otbot.understanding.learnt import ANY, DOCTOR, NONE, features
+from otbot.understanding.learnt import features
 from otbot.understanding.urgent import tokens
 
 SEED = 0

@@ -20,9 +20,6 @@ from otbot.kb import LinearModel
 
 FEATURE_BITS = 18  # 262,144 hashed feature ids; only those seen in training are stored
 LETTERS = 4  # letter groups of this size inside each word: typos keep most of them
-ANY = "any"  # the urgent model's output for "some emergency", beside one per kind
-DOCTOR = "doctor"  # the urgent model's output for "a worry for a doctor soon, not now"
-NONE = "none"  # the topic model's output for "none of the topics", beside one per topic
 CACHED_WORDS = 20_000  # distinct words whose features are remembered (a few MB at most)
 # Messages whose features are remembered: both models read the same message, one after the
 # other. Kept in memory only as hashed numbers, for as long as the next few messages.

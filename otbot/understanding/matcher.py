@@ -14,9 +14,9 @@ import bm25s
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from otbot.kb import KnowledgeBase
+from otbot.kb import NONE, KnowledgeBase
 from otbot.understanding.language import ENGLISH, language_of
-from otbot.understanding.learnt import NONE, Scorer
+from otbot.understanding.learnt import Scorer
 from otbot.understanding.smalltalk import SmallTalkDetector
 from otbot.understanding.text import Analyzer, words
 from otbot.understanding.urgent import UrgentDetector, tokens

@@ -18,8 +18,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from otbot.kb import Level, Urgent, UrgentKind
-from otbot.understanding.learnt import ANY, DOCTOR, Scorer
+from otbot.kb import ANY, DOCTOR, Level, Urgent, UrgentKind
+from otbot.understanding.learnt import Scorer
 from otbot.understanding.text import CACHED_WORDS, TypoFixer, words
 
 # Higher than the FAQ's typo cutoff: a wrong "correction" into an emergency word would
