@@ -94,7 +94,7 @@ class _PhraseFinder:
         by_pair: dict[tuple[str, str], list[Phrase]] = {}
         self._by_first: dict[str, list[Phrase]] = {}
         self._by_prefix: dict[str, list[tuple[str, Phrase]]] = {}
-        for phrase in sorted(set(phrases)):
+        for phrase in set(phrases):
             first = phrase[0]
             if first.endswith("*"):
                 self._by_prefix.setdefault(first[:2], []).append((first[:-1], phrase))
