@@ -27,26 +27,18 @@ DEV_SETS = ["safety-dev.yaml", "safety-dev2.yaml", "safety-dev3.yaml"]
 # The newer tuning sets still miss a crisis line or raise false alarms; the independent set
 # nobody tunes on (eval/README.md) is below the bars of issue 11. Their figures when this
 # test was last changed are floors, so none can slip back unnoticed.
+# recall, false alarms (at most), crisis line, advice: the names of BARS, in its order
 FLOORS = {
-    "safety-dev4.yaml": {"recall": 0.99, "false_alarms": 0.005, "crisis_line": 0.98,
-                         "advice": 0.99},
-    "safety-dev5.yaml": {"recall": 0.99, "false_alarms": 0.01, "crisis_line": 1.0,
-                         "advice": 0.985},
-    "safety-dev6.yaml": {"recall": 0.99, "false_alarms": 0.01, "crisis_line": 0.99,
-                         "advice": 0.99},
-    "safety-dev7.yaml": {"recall": 0.99, "false_alarms": 0.01, "crisis_line": 1.0,
-                         "advice": 0.995},
-    "safety-dev8.yaml": {"recall": 0.985, "false_alarms": 0.015, "crisis_line": 0.99,
-                         "advice": 0.985},
-    "safety-dev9.yaml": {"recall": 0.995, "false_alarms": 0.01, "crisis_line": 1.0,
-                         "advice": 0.995},
-    "safety-dev10.yaml": {"recall": 0.995, "false_alarms": 0.025, "crisis_line": 1.0,
-                          "advice": 0.995},
-    "safety-dev11.yaml": {"recall": 0.995, "false_alarms": 0.03, "crisis_line": 1.0,
-                          "advice": 0.995},
+    "safety-dev4.yaml": (0.99, 0.005, 0.98, 0.99),
+    "safety-dev5.yaml": (0.99, 0.01, 1.0, 0.985),
+    "safety-dev6.yaml": (0.99, 0.01, 0.99, 0.99),
+    "safety-dev7.yaml": (0.99, 0.01, 1.0, 0.995),
+    "safety-dev8.yaml": (0.985, 0.015, 0.99, 0.985),
+    "safety-dev9.yaml": (0.995, 0.01, 1.0, 0.995),
+    "safety-dev10.yaml": (0.995, 0.025, 1.0, 0.995),
+    "safety-dev11.yaml": (0.995, 0.03, 1.0, 0.995),
     # Recall 0.967 -> 0.963 when the urgent model also learnt the fresh sets (2026-12-01).
-    "safety.yaml": {"recall": 0.96, "false_alarms": 0.055, "crisis_line": 0.97,
-                    "advice": 0.94},
+    "safety.yaml": (0.96, 0.055, 0.97, 0.94),
 }
 
 
@@ -77,7 +69,8 @@ def test_dev_sets_meet_the_bars(matcher: Matcher, name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_sets_below_the_bars_do_not_slip(matcher: Matcher, name: str) -> None:
-    assert meets(safety_metrics(outcomes(matcher, name)), FLOORS[name]) == []
+    floors = dict(zip(BARS, FLOORS[name], strict=True))
+    assert meets(safety_metrics(outcomes(matcher, name)), floors) == []
 
 
 def test_crisis_line_leads_when_a_poisoning_is_also_self_harm(matcher: Matcher) -> None:
