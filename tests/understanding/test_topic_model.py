@@ -59,12 +59,11 @@ def test_a_clear_topic_is_not_answered_when_the_model_is_sure_none_is_asked(
         elsewhere: float, kind: DecisionKind) -> None:
     """Wordings can make a topic look clear for a question beside it ("a speech therapist's
     pay" and the topic on which therapist): only a near-certain "none" from the model
-    withholds the answer, and then no choices are offered either."""
+    withholds the answer, and then no choices are offered either (a fallback, no clarify)."""
     clear = Candidate("which-therapist", 1.0, coverage=0.8, wording=0.8)
     decision = choose((clear, Candidate("find-an-ot", 0.4, coverage=0.3)), 1.0, Thresholds(),
                       elsewhere)
     assert decision.kind is kind
-    assert decision.kind is not DecisionKind.FALLBACK or decision.topic is None
 
 
 def test_the_shipped_model_is_learnt_from_the_files_and_wordings(
