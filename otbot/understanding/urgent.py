@@ -18,6 +18,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from otbot.kb import ANY, DOCTOR, Level, Urgent, UrgentKind
 from otbot.understanding.learnt import Scorer
 from otbot.understanding.text import CACHED_WORDS, TypoFixer, words
@@ -163,10 +165,6 @@ class _Compiled:
                 } | set(self.unless)
 
 
-UNLESS = -1  # the role of a calm phrase, beside the item positions 0, 1, ...
-Role = tuple[int, int, int]  # kind, combination, item (or UNLESS)
-
-
 def _segments(found: dict[Phrase, list[Span]], lengths: list[int]
               ) -> list[dict[Phrase, list[Span]]]:
     """The phrases found in each sentence, and in each two neighbouring sentences."""
@@ -226,16 +224,25 @@ class UrgentDetector:
         phrases = set().union(*(c.phrases() for c in self._kinds), self._anywhere,
                               self._present) - {()}
         self._finder = _PhraseFinder(phrases)
-        # What each phrase can be to each kind: most messages hold a few dozen phrases, so
-        # the work follows what was found, not the thousands of wordings that could be.
-        self._roles: dict[Phrase, list[Role]] = {}
-        for k, compiled in enumerate(self._kinds):
-            for c, combination in enumerate(compiled.combinations):
-                for i, alternatives in enumerate(combination):
-                    for phrase in set(alternatives):
-                        self._roles.setdefault(phrase, []).append((k, c, i))
-            for phrase in set(compiled.unless):
-                self._roles.setdefault(phrase, []).append((k, 0, UNLESS))
+        # Every combination of every kind, numbered; for each phrase, the items it can stand
+        # for, coded number * stride + item. A message holds a few dozen phrases, each in up
+        # to hundreds of items: numpy counts the items found per combination in one go, and
+        # only the few combinations found complete are read closely.
+        self._combinations = [(k, tuple(frozenset(alternatives) for alternatives in combo))
+                              for k, compiled in enumerate(self._kinds)
+                              for combo in compiled.combinations]
+        self._stride = 1 + max((len(c) for _, c in self._combinations), default=0)
+        codes: dict[Phrase, list[int]] = {}
+        for number, (_, combination) in enumerate(self._combinations):
+            for i, alternatives in enumerate(combination):
+                for phrase in alternatives:
+                    codes.setdefault(phrase, []).append(number * self._stride + i)
+        self._codes = {phrase: np.array(listed, dtype=np.int64)
+                       for phrase, listed in codes.items()}
+        # An empty combination is never complete.
+        self._sizes = np.array([len(c) or -1 for _, c in self._combinations], dtype=np.int64)
+        self._unless = [frozenset(compiled.unless) for compiled in self._kinds]
+        self._whole = [self._kinds[k].kind.whole_message for k, _ in self._combinations]
         self._emergency = {k.id for k in urgent.kinds if k.level is Level.EMERGENCY}
         self._doctor = next((k.id for k in urgent.kinds if k.level is Level.SOON), None)
         self._crisis = {k.id: k.crisis for k in urgent.kinds}
@@ -258,11 +265,14 @@ class UrgentDetector:
             calmed = calmed or not self._calm.isdisjoint(found)
             # Sentence kinds are read sentence by sentence, and two neighbours together ("He
             # hit his head. Now he's been sick."); whole-message kinds on all of it. Most
-            # messages complete no combination even as a whole, and need no closer reading.
-            if self._complete(found):
+            # messages complete no combination even as a whole, and need no closer reading;
+            # a part of the message completes only what the whole does.
+            completed = self._completed(found)
+            by_sentence = [n for n in completed if not self._whole[n]]
+            if by_sentence:
                 for segment in _segments(found, [len(s) for s in reading]):
-                    self._fire(segment, False, fired)
-            self._fire(found, True, fired)
+                    self._fire(segment, by_sentence, fired)
+            self._fire(found, [n for n in completed if self._whole[n]], fired)
         ruled = bool(fired & self._emergency)
         if self._scorer is not None and sum(map(len, typed)) >= MODEL_MIN_WORDS:
             fired = self._learnt(self._scorer, fired, [t for sentence in typed for t in sentence],
@@ -289,35 +299,32 @@ class UrgentDetector:
             return fired | {self._doctor}
         return fired
 
-    def _complete(self, found: dict[Phrase, list[Span]]) -> bool:
-        """Whether the phrases found hold every item of some sentence kind's combination."""
-        present: dict[tuple[int, int], set[int]] = {}
-        for phrase in found:
-            for k, c, i in self._roles.get(phrase, ()):
-                if i != UNLESS and not self._kinds[k].kind.whole_message:
-                    present.setdefault((k, c), set()).add(i)
-        return any(len(items) == len(self._kinds[k].combinations[c])
-                   for (k, c), items in present.items())
+    def _completed(self, found: dict[Phrase, list[Span]]) -> list[int]:
+        """The numbers of the combinations whose every item the phrases found hold."""
+        codes = [self._codes[phrase] for phrase in found.keys() & self._codes.keys()]
+        if not codes:
+            return []
+        # Each item once, however many of its phrases were found.
+        items = np.unique(np.concatenate(codes))
+        counts = np.bincount(items // self._stride, minlength=len(self._sizes))
+        return np.flatnonzero(counts == self._sizes).tolist()
 
-    def _fire(self, found: dict[Phrase, list[Span]], whole: bool, fired: set[str]) -> None:
-        """Add the kinds of one reading (sentence kinds, or whole-message ones) that fire."""
-        if not self._anywhere.isdisjoint(found):
+    def _fire(self, found: dict[Phrase, list[Span]], combinations: list[int],
+              fired: set[str]) -> None:
+        """Add the kinds of those combinations that occur in one reading (a sentence, two
+        neighbours or the whole message) with no calm context by them."""
+        if not combinations or not self._anywhere.isdisjoint(found):
             return
-        places: dict[tuple[int, int], dict[int, list[Span]]] = {}
-        calm: dict[int, list[Span]] = {}
         now = [s for phrase in self._present & found.keys() for s, _ in found[phrase]]
-        for phrase, spans in found.items():
-            for k, c, i in self._roles.get(phrase, ()):
-                if i == UNLESS:
-                    calm.setdefault(k, []).extend(spans)
-                else:
-                    places.setdefault((k, c), {}).setdefault(i, []).extend(spans)
-        for (k, c), items in places.items():
+        for number in combinations:
+            k, combination = self._combinations[number]
             compiled = self._kinds[k]
-            if (compiled.kind.id in fired or compiled.kind.whole_message is not whole
-                    or len(items) < len(compiled.combinations[c])):
+            if compiled.kind.id in fired:
                 continue
-            if compiled.occurs([items[i] for i in range(len(items))], calm.get(k, []), now):
+            places = [[span for phrase in found.keys() & alternatives for span in found[phrase]]
+                      for alternatives in combination]
+            calm = [span for phrase in found.keys() & self._unless[k] for span in found[phrase]]
+            if all(places) and compiled.occurs(places, calm, now):
                 fired.add(compiled.kind.id)
 
     def reply(self, kind_ids: Iterable[str], language: str = "en") -> str:
