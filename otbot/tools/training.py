@@ -143,8 +143,10 @@ def everyday(path: Path) -> list[SafetyItem]:
 
 
 def everyday_wordings(kb: KnowledgeBase) -> list[str]:
-    """The knowledge base's own questions, alternates and declined questions: all calm."""
-    return [text for _, text in wordings(kb)]
+    """The knowledge base's own questions, alternates, declined questions and small-talk
+    phrases: all calm ("sorry", "thanks for the long answer" are no emergency)."""
+    return [*(text for _, text in wordings(kb)),
+            *(phrase for kind in kb.smalltalk.kinds for phrase in kind.phrases)]
 
 
 def train_files(files: Sequence[Path], kb: KnowledgeBase) -> LinearModel:

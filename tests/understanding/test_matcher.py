@@ -92,9 +92,13 @@ def test_emergency_is_urgent(matcher: Matcher, text: str) -> None:
     ("grazie mille!", "thanks"), ("have a lovely evening", "goodbye"),
     ("👍", "thanks"), ("🙏🏽 🙏🏽", "thanks"), ("hiya, just testing", "greeting"),
     ("sorry, brb", "acknowledge"), ("you're amazing, honestly", "thanks"),
+    ("sorry for the long message", "apology"), ("oops, wrong chat", "apology"),
+    ("that's not what I asked", "missed"), ("??", "missed"), ("noted, will do", "acknowledge"),
+    ("haha ok", "acknowledge"), ("bonjour !", "greeting"), ("спасибо", "thanks"),
 ])
 def test_small_talk(matcher: Matcher, text: str, kind: str) -> None:
-    """Greetings, thanks and goodbyes are replied to in kind."""
+    """Greetings, thanks, goodbyes, apologies and "that missed" are replied to in kind, and
+    never taken for an emergency ("sorry" is typed in panic too, but not only then)."""
     decision = matcher.decide(text)
     assert (decision.kind, decision.detail) == ("smalltalk", kind)
 
@@ -161,6 +165,7 @@ def test_no_knowledge_base_wording_is_small_talk(shipped_kb: KnowledgeBase,
     "plate",
     "😡",
     "👍 what is OT?",
+    "what is this bot",
 ])
 def test_one_word_topic_is_not_small_talk(matcher: Matcher, text: str) -> None:
     """A terse topic word is a question, not a greeting or goodbye."""
