@@ -209,7 +209,8 @@ def _synonyms(reader: Reader) -> dict[str, tuple[str, ...]]:
     return groups
 
 
-URGENT_FIELDS = {"footer", "cues", "calm", "calm_anywhere", "present", "first_lines", "kinds"}
+URGENT_FIELDS = {"footer", "cues", "calm", "calm_anywhere", "present", "negations",
+                 "first_lines", "kinds"}
 URGENT_KIND_FIELDS = {"id", "level", "crisis", "whole_message", "when", "unless", "reply",
                       "source"}
 
@@ -248,7 +249,8 @@ def _urgent(reader: Reader) -> Urgent:
         reader.text(data, "footer", path, html=True, required=False),
         {lang: reader.text(first_lines, lang, path, html=True)
          for lang in first_lines} if first_lines else {},
-        _urgent_model(reader, {k.id for k in kinds}), reader.texts(data, "present", path))
+        _urgent_model(reader, {k.id for k in kinds}), reader.texts(data, "present", path),
+        reader.texts(data, "negations", path))
 
 
 URGENT_MODEL = "urgent-model.npz"

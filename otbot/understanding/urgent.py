@@ -37,6 +37,9 @@ WINDOW = 12
 # A calm context cancels a match only this close to it, so "had seizures as a baby. Now he
 # is fitting and won't stop" still fires on the second sentence.
 CALM_REACH = 4
+# A negation ("not", "didn't", "no") this close before a cue denies it: "she is NOT choking,
+# she gags on lumps". Cues that hold their negation ("not breathing") are not denied by it.
+NEGATION_REACH = 2
 # The learnt model (urgent-model.npz) beside the rules; chosen by cross-validation over the
 # safety-dev sets (train on all but one, measure on that one). It never overrules a rule:
 # "my son is choking, is this a sensory thing?" reads calm to it, and a rule knows better.
@@ -139,9 +142,11 @@ class _Compiled:
     combinations: tuple[tuple[Item, ...], ...]
     unless: Item
 
-    def occurs(self, places: list[list[Span]], calm: list[Span], now: list[int]) -> bool:
+    def occurs(self, places: list[list[Span]], calm: list[Span], now: list[int],
+               negations: Iterable[int] = ()) -> bool:
         """Whether one place of each item lies within the window, with no calm context by it
-        (one with a word of the present, at `now`, between it and the match is not by it).
+        (one with a word of the present, at `now`, between it and the match is not by it),
+        and no item denied by a negation just before it (ending at one of `negations`).
 
         A whole-message kind has no window, and any calm context in the message cancels it.
         """
@@ -155,7 +160,8 @@ class _Compiled:
                 start, end = min(s for s, _ in chosen), max(e for _, e in chosen)
                 if end - start <= WINDOW and not any(
                         s <= end + CALM_REACH and e >= start - CALM_REACH and not any(
-                            e < n < start or end < n < s for n in now) for s, e in calm):
+                            e < n < start or end < n < s for n in now) for s, e in calm
+                ) and not _denied(chosen, negations):
                     return True
         return False
 
@@ -163,6 +169,13 @@ class _Compiled:
         """Every phrase the kind looks for."""
         return {p for combination in self.combinations for item in combination for p in item
                 } | set(self.unless)
+
+
+def _denied(chosen: tuple[Span, ...], negations: Iterable[int]) -> bool:
+    """Whether a negation stands just before one of the chosen places ("she is not choking",
+    "he didn't swallow it"), other than one the match itself holds ("he is not breathing")."""
+    return any(0 < s - n <= NEGATION_REACH for n in negations for s, _ in chosen
+               if not any(s2 <= n <= e2 for s2, e2 in chosen))
 
 
 def _segments(found: dict[Phrase, list[Span]], lengths: list[int]
@@ -215,6 +228,7 @@ class UrgentDetector:
 
         self._anywhere = frozenset(p for text in urgent.calm_anywhere for p in item(text))
         self._present = frozenset(_phrase(p) for p in urgent.present)
+        self._negations = frozenset(_phrase(p) for p in urgent.negations)
         self._calm = self._anywhere | set(calm)
         self._kinds = [
             _Compiled(kind, tuple(tuple(item(part) for part in combo) for combo in kind.when),
@@ -222,7 +236,7 @@ class UrgentDetector:
             for kind in urgent.kinds
         ]
         phrases = set().union(*(c.phrases() for c in self._kinds), self._anywhere,
-                              self._present) - {()}
+                              self._present, self._negations) - {()}
         self._finder = _PhraseFinder(phrases)
         # Every combination of every kind, numbered; for each phrase, the items it can stand
         # for, coded number * stride + item. A message holds a few dozen phrases, each in up
@@ -316,6 +330,7 @@ class UrgentDetector:
         if not combinations or not self._anywhere.isdisjoint(found):
             return
         now = [s for phrase in self._present & found.keys() for s, _ in found[phrase]]
+        negations = [e for phrase in self._negations & found.keys() for _, e in found[phrase]]
         for number in combinations:
             k, combination = self._combinations[number]
             compiled = self._kinds[k]
@@ -324,7 +339,7 @@ class UrgentDetector:
             places = [[span for phrase in found.keys() & alternatives for span in found[phrase]]
                       for alternatives in combination]
             calm = [span for phrase in found.keys() & self._unless[k] for span in found[phrase]]
-            if all(places) and compiled.occurs(places, calm, now):
+            if all(places) and compiled.occurs(places, calm, now, negations):
                 fired.add(compiled.kind.id)
 
     def reply(self, kind_ids: Iterable[str], language: str = "en") -> str:

@@ -142,6 +142,18 @@ def test_general_question_is_not_urgent(matcher: Matcher, text: str) -> None:
     assert matcher.decide(text).kind != "urgent"
 
 
+@pytest.mark.parametrize(("text", "urgent"), [
+    ("she is not choking, she just gags on lumpy food", False),
+    ("my son isn't having a seizure, the EEG was normal, can OT help his focus?", False),
+    ("my baby is not breathing", True),
+    ("he's not responding to me", True),
+    ("she has not woken up since she hit her head", True),
+])
+def test_a_negation_denies_only_what_follows_it(matcher: Matcher, text: str, urgent: bool) -> None:
+    """"Is not choking" is no emergency; "not breathing" and "has not woken up" are."""
+    assert (matcher.decide(text).kind == "urgent") is urgent
+
+
 def test_no_knowledge_base_wording_is_urgent(shipped_kb: KnowledgeBase, matcher: Matcher) -> None:
     """No question, alternate or keyword of the shipped knowledge base triggers the alarm."""
     alarms = [(e.id, text, [k.id for k in found.emergencies])
