@@ -108,6 +108,8 @@ def reason(decision: Decision) -> str:
         return f"small talk ({decision.detail})"
     if decision.detail is not None:
         return f"declined on purpose ({decision.detail}, decline.yaml)"
+    if decision.light:
+        return "the message says too little to read a topic in it (a common word or two)"
     best = decision.candidates[0] if decision.candidates else None
     if best is None:
         return "no word of the message is known to the knowledge base"

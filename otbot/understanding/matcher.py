@@ -63,6 +63,9 @@ class Thresholds:
     # A topic the wordings make clear is still not answered when the model is this sure that
     # no topic is asked about ("a speech therapist's salary" shares a therapist topic's words).
     unasked: float = 0.97
+    # A message that says this little (its terms' rarity added up: "up", "why", "how") gets
+    # neither an answer nor choices: one common word is no question about a topic.
+    min_weight: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Decision:
     soon: tuple[str, ...] = ()  # worries for a doctor soon, to mention under the answer
     language: str = ENGLISH  # the message's language, when the bot has a note for it
     more: bool = False  # "tell me more" after this topic's answer: show its `more` text
+    light: bool = False  # says too little to read a topic in ("up", "why"): see min_weight
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -123,6 +127,7 @@ class Ranking:
     domain: float
     declined: Candidate | None = None  # a decline.yaml kind that matched better than any topic
     elsewhere: float = 0.0  # the topic model's chance that no topic is asked about
+    weight: float = 0.0  # how much the message says: its terms' rarity added up
 
 
 class Matcher:
@@ -205,6 +210,9 @@ class Matcher:
         if declined is not None and declined.coverage >= self.thresholds.answer_coverage:
             return Decision(DecisionKind.FALLBACK, None, top3, declined.score, declined.topic,
                             ranking.domain, ranking.elsewhere)
+        if ranking.weight < self.thresholds.min_weight:
+            return Decision(DecisionKind.FALLBACK, None, top3, domain=ranking.domain,
+                            elsewhere=ranking.elsewhere, light=True)
         return choose(top3, ranking.domain, self.thresholds, ranking.elsewhere)
 
     def rank(self, text: str, limit: int = RANKED) -> Ranking:
@@ -228,7 +236,8 @@ class Matcher:
         chances = self._model.shares(tokens(text[:MAX_INPUT])) \
             if self._model and len(weights) >= MODEL_MIN_TERMS else {}
         if not pool and not chances:
-            return Ranking([Candidate(t, 0.0) for t in self.topics[:limit]], round(domain, 4))
+            return Ranking([Candidate(t, 0.0) for t in self.topics[:limit]], round(domain, 4),
+                           weight=round(total, 4))
         score: dict[int, float] = {}
         if pool:
             # The fuzzy comparison costs with the product of both lengths; past a few dozen
@@ -265,7 +274,7 @@ class Matcher:
         unseen = (Candidate(t, 0.0) for t in self.topics if t not in chosen)
         candidates += itertools.islice(unseen, limit - len(candidates))
         return Ranking(candidates, round(domain, 4), declined,
-                       round(chances.get(NONE, 0.0), 4))
+                       round(chances.get(NONE, 0.0), 4), round(total, 4))
 
     def _question_weighted(self, text: str) -> list[tuple[str, float]]:
         """Weighted terms, the question sentences of a long message counting more.

@@ -154,6 +154,13 @@ def test_a_negation_denies_only_what_follows_it(matcher: Matcher, text: str, urg
     assert (matcher.decide(text).kind == "urgent") is urgent
 
 
+@pytest.mark.parametrize("text", ["up", "why", "how"])
+def test_one_common_word_gets_no_topic(matcher: Matcher, text: str) -> None:
+    """"up" alone is no question about letter reversals: no answer and no choices."""
+    decision = matcher.decide(text)
+    assert (decision.kind, decision.light) == ("fallback", True)
+
+
 def test_no_knowledge_base_wording_is_urgent(shipped_kb: KnowledgeBase, matcher: Matcher) -> None:
     """No question, alternate or keyword of the shipped knowledge base triggers the alarm."""
     alarms = [(e.id, text, [k.id for k in found.emergencies])
