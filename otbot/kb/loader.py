@@ -403,22 +403,33 @@ def _lines(value: Any, default: int) -> list[int]:
     return [default] * len(value) if isinstance(value, list) else []
 
 
-def _smalltalk(reader: Reader) -> SmallTalk:
+def _smalltalk(reader: Reader, entries: dict[str, Entry]) -> SmallTalk:
     data, path = mapping_file(reader, "smalltalk.yaml")
     if not isinstance(data, MarkedDict):
         if data is not UNREADABLE:
             reader.error(path, 1, "smalltalk.yaml must have kinds and filler")
         return SmallTalk(())
     reader.fields(data, {"kinds", "filler"}, path, "smalltalk.yaml")
+    # A shipped kind may answer with a shipped entry; a folder that borrows the shipped file
+    # drops the kinds its own entries cannot answer.
+    own = (reader.folder / "smalltalk.yaml").exists()
     kinds = []
     for item, line in _items(reader, data, "kinds", path):
         if not isinstance(item, MarkedDict):
             reader.error(path, line, "each small-talk kind must be a mapping ('- id: ...')")
             continue
-        reader.fields(item, {"id", "phrases", "reply"}, path, "a small-talk kind")
+        reader.fields(item, {"id", "phrases", "reply", "answer"}, path, "a small-talk kind")
+        answer = item.get("answer")
+        if answer is not None and not (isinstance(answer, str) and answer in entries):
+            why = (reader.unknown_topic(answer) if own else None) if isinstance(answer, str) \
+                else "'answer' must be the id of an entry" + type_hint(answer)
+            if why:  # None: a borrowed file, or the entry's own error already says it
+                reader.error(path, item.line_of("answer"), why)
+            continue
         kinds.append(SmallTalkKind(reader.identifier(item, path, "a small-talk kind") or "",
                                    reader.texts(item, "phrases", path, required=True),
-                                   reader.text(item, "reply", path, html=True)))
+                                   reader.text(item, "reply", path, html=True,
+                                               required=answer is None), answer))
     return SmallTalk(tuple(kinds), reader.texts(data, "filler", path))
 
 
@@ -491,7 +502,7 @@ def read_knowledge(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
         return None, reader.problems
     entries, drafts = _faq(reader)
     themes, synonyms = _themes(reader, entries), _synonyms(reader)
-    urgent, smalltalk, messages = _urgent(reader), _smalltalk(reader), _messages(reader)
+    urgent, smalltalk, messages = _urgent(reader), _smalltalk(reader, entries), _messages(reader)
     screen, declines = read_screen(reader, entries), _declines(reader, entries)
     topic_model = _topic_model(reader, set(entries))
     problems = sorted(set(reader.problems))

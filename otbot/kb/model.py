@@ -155,6 +155,9 @@ class SmallTalkKind:
     id: str
     phrases: tuple[str, ...]
     reply: str
+    # An entry whose answer replies instead: questions about the bot in words too common
+    # for the ranking ("what can you do?", "who are you?").
+    answer: str | None = None
 
 
 @dataclass(frozen=True)

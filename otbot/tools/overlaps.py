@@ -90,9 +90,9 @@ def _decide(matcher: Matcher, text: str) -> Decision:
     """Matcher.decide without the urgent rules."""
     # Those rules take two thirds of decide's time, enough to double `kb check`; and no FAQ
     # wording is meant to sound like an emergency.
-    kind = matcher.smalltalk.detect(text)
-    if kind is not None:
-        return Decision(DecisionKind.SMALLTALK, detail=kind.id)
+    chat = matcher.small_talk(text)
+    if chat is not None:
+        return chat
     ranking = matcher.rank(text)
     return choose(tuple(ranking.candidates[:3]), ranking.domain, matcher.thresholds,
                   ranking.elsewhere)

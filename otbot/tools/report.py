@@ -106,6 +106,8 @@ def reason(decision: Decision) -> str:
         return "possible emergency: " + ", ".join(decision.urgent)
     if decision.kind is DecisionKind.SMALLTALK:
         return f"small talk ({decision.detail})"
+    if decision.kind is DecisionKind.ANSWER and decision.detail is not None:
+        return f"a question about the bot in small-talk words ({decision.detail}, smalltalk.yaml)"
     if decision.detail is not None:
         return f"declined on purpose ({decision.detail}, decline.yaml)"
     if decision.light:

@@ -201,9 +201,9 @@ class Matcher:
     def understand(self, text: str) -> Decision:
         """The decision for a text already checked for emergencies (decide does that first):
         a follow-up re-read beside the last topic, say."""
-        kind = self.smalltalk.detect(text)
-        if kind is not None:
-            return Decision(DecisionKind.SMALLTALK, detail=kind.id)
+        chat = self.small_talk(text)
+        if chat is not None:
+            return chat
         ranking = self.rank(text)
         top3 = tuple(ranking.candidates[:3])
         declined = ranking.declined
@@ -214,6 +214,20 @@ class Matcher:
             return Decision(DecisionKind.FALLBACK, None, top3, domain=ranking.domain,
                             elsewhere=ranking.elsewhere, light=True)
         return choose(top3, ranking.domain, self.thresholds, ranking.elsewhere)
+
+    def small_talk(self, text: str) -> Decision | None:
+        """The decision for a message that is small talk through and through, or None.
+
+        A question about the bot in common words ("what can you do?") gets the answer of the
+        entry its kind names: the ranking drops such words as too common to tell topics apart.
+        """
+        kind = self.smalltalk.detect(text)
+        if kind is None:
+            return None
+        if kind.answer is not None:
+            return Decision(DecisionKind.ANSWER, kind.answer,
+                            (Candidate(kind.answer, 1.0, 1.0, 1.0),), 1.0, kind.id)
+        return Decision(DecisionKind.SMALLTALK, detail=kind.id)
 
     def rank(self, text: str, limit: int = RANKED) -> Ranking:
         """The best `limit` topics for the message, best first (ties in knowledge-base order).

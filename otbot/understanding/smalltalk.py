@@ -31,7 +31,8 @@ class SmallTalkDetector:
         self._typos = TypoFixer({w for p in self._phrases for w in p} | self._filler)
 
     def detect(self, text: str) -> SmallTalkKind | None:
-        """The kind of the last small-talk phrase, if the whole message is small talk."""
+        """The kind of the last small-talk phrase, if the whole message is small talk; a
+        question about the bot (a kind with an `answer`) wins over laughter or thanks."""
         tokens = [self._typos.fix(t) for t in words(text)]
         if not tokens:
             return self._emoji(text)
@@ -43,7 +44,8 @@ class SmallTalkDetector:
             for size in range(min(self._longest, len(tokens) - i), 0, -1):
                 kind = self._phrases.get(tuple(tokens[i : i + size]))
                 if kind is not None:
-                    found = kind
+                    if found is None or found.answer is None:
+                        found = kind
                     i += size
                     break
             else:

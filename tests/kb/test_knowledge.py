@@ -319,6 +319,26 @@ def test_broken_urgent_file(tmp_path: Path, text: str, expected: list[str]) -> N
     assert printed(folder) == [f"knowledge/urgent.yaml:{line}" for line in expected]
 
 
+SMALL_TALK_ANSWER = "kinds:\n  - id: about-me\n    phrases: [who are you]\n    answer: {}\n"
+
+
+def test_small_talk_kind_may_answer_with_an_entry(tmp_path: Path) -> None:
+    """A small-talk kind with `answer` needs no reply: that entry's answer replies."""
+    folder = make_folder(tmp_path, {"faq/a.yaml": GOOD,
+                                    "smalltalk.yaml": SMALL_TALK_ANSWER.format("tie-shoes")})
+    kb, problems = read_knowledge(folder)
+    assert kb is not None and problems == []
+    decision = Matcher(kb).decide("who are you?")
+    assert (decision.kind, decision.topic) == ("answer", "tie-shoes")
+
+
+def test_small_talk_answer_must_be_an_entry(tmp_path: Path) -> None:
+    """An `answer` that names no entry is an error at its line."""
+    folder = make_folder(tmp_path, {"faq/a.yaml": GOOD,
+                                    "smalltalk.yaml": SMALL_TALK_ANSWER.format("no-such")})
+    assert printed(folder) == ["knowledge/smalltalk.yaml:4: unknown FAQ topic 'no-such'"]
+
+
 def test_misspelt_message_key_is_reported(tmp_path: Path) -> None:
     """A folder's own messages.yaml may only override known texts."""
     folder = make_folder(tmp_path, {"faq/a.yaml": GOOD, "messages.yaml": "welcom: Hi!\n"})
