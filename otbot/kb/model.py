@@ -139,8 +139,8 @@ class Urgent:
     # Words of the here and now ("now", "again"): a calm context on the far side of one does
     # not cancel a match ("had seizures as a baby, now he is fitting").
     present: tuple[str, ...] = ()
-    # Words that deny what follows ("not", "didn't"): "she is not choking" is no emergency,
-    # while a cue that holds the word ("not breathing") still is.
+    # Words that deny what follows ("is not", "has not"): "she is not choking" is no
+    # emergency, while a cue that holds the "not" ("is not breathing") still is.
     negations: tuple[str, ...] = ()
 
     def kind(self, kind_id: str) -> UrgentKind | None:

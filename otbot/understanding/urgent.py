@@ -37,8 +37,8 @@ WINDOW = 12
 # A calm context cancels a match only this close to it, so "had seizures as a baby. Now he
 # is fitting and won't stop" still fires on the second sentence.
 CALM_REACH = 4
-# A negation ("not", "didn't", "no") this close before a cue denies it: "she is NOT choking,
-# she gags on lumps". Cues that hold their negation ("not breathing") are not denied by it.
+# A negation of urgent.yaml ("is not", "has not") this close before a cue denies it: "she is
+# NOT choking, she gags on lumps". A cue that holds the "not" ("not breathing") is not denied.
 NEGATION_REACH = 2
 # The learnt model (urgent-model.npz) beside the rules; chosen by cross-validation over the
 # safety-dev sets (train on all but one, measure on that one). It never overrules a rule:
