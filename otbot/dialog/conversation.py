@@ -203,13 +203,26 @@ class Conversation:
         picked = decision.topic if lean and lean.reading is Reading.PICK else None
         if asked:
             turn.effects.append(_clarify_miss(asked, picked))
-        turn.replies.extend(self.decision_replies(decision, again=_fell_back(context)))
-        turn.effects.extend(self._effects(decision, event.text, lean))
-        _remember(decision, state, event.now, context, event.text)
+        missed = self._complaint(decision, context)
+        if missed is not None:  # "that's not what I asked" right after an answer: as 👎
+            turn.effects.append(Miss("", MissKind.UNHELPFUL, missed))
+            turn.replies.append(self._instead_of(missed, context or {}))
+        else:
+            turn.replies.extend(self.decision_replies(decision, again=_fell_back(context)))
+            turn.effects.extend(self._effects(decision, event.text, lean))
+            _remember(decision, state, event.now, context, event.text)
         if decision.kind is not DecisionKind.URGENT:
             offer = self.screen.resume(state)
             if offer is not None:
                 turn.replies.append(offer)
+
+    def _complaint(self, decision: Decision, context: dict[str, Any] | None) -> str | None:
+        """The topic just answered, if the message complains that it missed."""
+        topic = (context or {}).get("topic")
+        if decision.kind is not DecisionKind.SMALLTALK or topic not in self.kb.entries:
+            return None
+        kind = next(k for k in self.kb.smalltalk.kinds if k.id == decision.detail)
+        return str(topic) if kind.complaint else None
 
     def _in_context(self, decision: Decision, text: str, lean: FollowUp | None,
                     context: dict[str, Any] | None) -> Decision:
@@ -512,14 +525,17 @@ class Conversation:
         if helpful:
             return [thanked]
         turn.effects.append(Miss("", MissKind.UNHELPFUL, topic))
-        context = state.get(CONTEXT) or {}
+        return [thanked, self._instead_of(topic, state.get(CONTEXT) or {})]
+
+    def _instead_of(self, topic: str, context: dict[str, Any]) -> Reply:
+        """After an answer that missed: the next-best topics, other words, all topics."""
         others = [t for t in [*context.get("options", ()), *self.kb.entries[topic].related]
                   if t in self.kb.entries and t != topic]
         buttons = [Button(self.kb.entries[t].question, encode("a", t))
                    for t in dict.fromkeys(others)][:MAX_RELATED]
         buttons += [Button(self.kb.message("btn_other_words"), encode("m", "ask")),
                     Button(self.kb.message("btn_topics"), encode("m", "topics"))]
-        return [thanked, Reply(self.kb.message("not_helpful"), rows(buttons))]
+        return Reply(self.kb.message("not_helpful"), rows(buttons))
 
     def _menu(self, name: str) -> list[Reply] | None:
         if name == "topics":

@@ -418,7 +418,8 @@ def _smalltalk(reader: Reader, entries: dict[str, Entry]) -> SmallTalk:
         if not isinstance(item, MarkedDict):
             reader.error(path, line, "each small-talk kind must be a mapping ('- id: ...')")
             continue
-        reader.fields(item, {"id", "phrases", "reply", "answer"}, path, "a small-talk kind")
+        reader.fields(item, {"id", "phrases", "reply", "answer", "complaint"}, path,
+                      "a small-talk kind")
         answer = item.get("answer")
         if answer is not None and not (isinstance(answer, str) and answer in entries):
             why = (reader.unknown_topic(answer) if own else None) if isinstance(answer, str) \
@@ -429,7 +430,8 @@ def _smalltalk(reader: Reader, entries: dict[str, Entry]) -> SmallTalk:
         kinds.append(SmallTalkKind(reader.identifier(item, path, "a small-talk kind") or "",
                                    reader.texts(item, "phrases", path, required=True),
                                    reader.text(item, "reply", path, html=True,
-                                               required=answer is None), answer))
+                                               required=answer is None), answer,
+                                   reader.boolean(item, "complaint", path)))
     return SmallTalk(tuple(kinds), reader.texts(data, "filler", path))
 
 

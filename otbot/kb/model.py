@@ -158,6 +158,9 @@ class SmallTalkKind:
     # An entry whose answer replies instead: questions about the bot in words too common
     # for the ranking ("what can you do?", "who are you?").
     answer: str | None = None
+    # "Not what I asked": right after an answer, the bot offers the next-best topics instead,
+    # as after 👎.
+    complaint: bool = False
 
 
 @dataclass(frozen=True)

@@ -229,6 +229,19 @@ def test_not_helpful_offers_other_topics_and_other_words(bot: Conversation) -> N
     assert Miss("", MissKind.UNHELPFUL, "insurance") in turn.effects
 
 
+def test_typed_not_what_i_asked_after_an_answer_works_as_thumbs_down(bot: Conversation) -> None:
+    """'That's not what I asked' right after an answer offers the next-best topics, and
+    maintainers learn the answer missed; without an answer before it, it is small talk."""
+    _, state = say(bot, "does insurance pay for OT?")
+    turn, state = say(bot, "that's not what I asked", state)
+    [offer] = turn.replies
+    assert "a" in actions(offer) and "m" in actions(offer)
+    assert turn.effects == [Miss("", MissKind.UNHELPFUL, "insurance")]
+    assert state["context"]["topic"] == "insurance"  # a pick among the offer still leans on it
+    turn, _ = say(bot, "that's not what I asked")
+    assert turn.effects == [Decided("smalltalk")] and not turn.replies[0].buttons
+
+
 def test_a_second_fallback_is_worded_differently(bot: Conversation) -> None:
     first, state = say(bot, "zebra crossing paint colours")
     second, _ = say(bot, "zebra crossing paint colours please", state)
