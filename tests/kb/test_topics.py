@@ -20,6 +20,7 @@ EVAL_SETS = (ROOT / "eval" / "dev.yaml", ROOT / "eval" / "dev-forum.yaml",
              ROOT / "eval" / "dev-forum2.yaml", ROOT / "eval" / "dev-varied.yaml",
              ROOT / "eval" / "dev-mixed.yaml", ROOT / "eval" / "dev-fresh.yaml",
              ROOT / "eval" / "dev-chat.yaml", ROOT / "eval" / "dev-new.yaml",
+             ROOT / "eval" / "dev-last.yaml",
              ROOT / "eval" / "holdout.yaml")
 PHONE_LENGTH = 900
 

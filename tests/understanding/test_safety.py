@@ -38,7 +38,8 @@ FLOORS = {
     "safety-dev10.yaml": (0.995, 0.025, 1.0, 0.995),
     "safety-dev11.yaml": (0.995, 0.03, 1.0, 0.995),
     # Hard calm messages (negations, history in long posts): most false alarms of any set.
-    "safety-dev12.yaml": (0.985, 0.145, 0.97, 0.98),
+    "safety-dev12.yaml": (0.995, 0.085, 1.0, 0.995),
+    "safety-dev13.yaml": (0.99, 0.10, 1.0, 0.99),
     # Recall 0.967 -> 0.963 when the urgent model also learnt the fresh sets (2026-12-01).
     "safety.yaml": (0.96, 0.055, 0.97, 0.94),
 }
