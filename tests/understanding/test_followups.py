@@ -13,7 +13,7 @@ from otbot.understanding.followup import content, is_short, refers_back
 # Issue 12 asks for 0.90 on the held-out follow-ups, which holds (0.948 when last measured,
 # README figures); the tuning sets' floors are what they reach today. None may slip.
 # followups-dev*.yaml are tuned on, followups.yaml never is.
-FLOORS = {"followups-dev.yaml": 0.95, "followups-dev2.yaml": 0.83, "followups.yaml": 0.94}
+FLOORS = {"followups-dev.yaml": 0.95, "followups-dev2.yaml": 0.85, "followups.yaml": 0.94}
 
 
 @pytest.fixture(scope="module")

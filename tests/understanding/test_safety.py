@@ -40,8 +40,8 @@ FLOORS = {
     # Hard calm messages (negations, history in long posts): most false alarms of any set.
     "safety-dev12.yaml": (0.995, 0.085, 1.0, 0.995),
     "safety-dev13.yaml": (0.99, 0.10, 1.0, 0.99),
-    # Recall 0.967 -> 0.963 when the urgent model also learnt the fresh sets (2026-12-01).
-    "safety.yaml": (0.96, 0.055, 0.97, 0.94),
+    # Measured once at the end of the 2026-12-01 second session: 0.974 / 0.047 / 0.970 / 0.972.
+    "safety.yaml": (0.97, 0.047, 0.97, 0.97),
 }
 
 
