@@ -221,8 +221,7 @@ class Conversation:
         topic = (context or {}).get("topic")
         if decision.kind is not DecisionKind.SMALLTALK or topic not in self.kb.entries:
             return None
-        kind = next(k for k in self.kb.smalltalk.kinds if k.id == decision.detail)
-        return str(topic) if kind.complaint else None
+        return str(topic) if self.kb.smalltalk.kind(str(decision.detail)).complaint else None
 
     def _in_context(self, decision: Decision, text: str, lean: FollowUp | None,
                     context: dict[str, Any] | None) -> Decision:
@@ -315,8 +314,7 @@ class Conversation:
         if decision.kind is DecisionKind.URGENT:
             return [Reply(self.matcher.urgent.reply(decision.urgent, decision.language))]
         if decision.kind is DecisionKind.SMALLTALK:
-            kind = next(k for k in self.kb.smalltalk.kinds if k.id == decision.detail)
-            return [Reply(kind.reply)]
+            return [Reply(self.kb.smalltalk.kind(str(decision.detail)).reply)]
         if decision.kind is DecisionKind.ANSWER and decision.topic:
             return [self.answer(self.kb.entries[decision.topic], soon=decision.soon,
                                 more=decision.more)]

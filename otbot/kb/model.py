@@ -170,6 +170,10 @@ class SmallTalk:
     kinds: tuple[SmallTalkKind, ...]
     filler: tuple[str, ...] = ()
 
+    def kind(self, kind_id: str) -> SmallTalkKind:
+        """The kind with this id (a decision's `detail` always names one)."""
+        return next(k for k in self.kinds if k.id == kind_id)
+
 
 @dataclass(frozen=True)
 class KnowledgeBase:

@@ -42,7 +42,7 @@ def describe_decision(kb: KnowledgeBase, decision: Decision) -> str:
         body = visible_text(UrgentDetector(kb.urgent).reply(decision.urgent, decision.language))
     elif decision.kind is DecisionKind.SMALLTALK:
         head += f" ({decision.detail})"
-        body = next(visible_text(k.reply) for k in kb.smalltalk.kinds if k.id == decision.detail)
+        body = visible_text(kb.smalltalk.kind(str(decision.detail)).reply)
     elif decision.detail:
         head += f" (declined: {decision.detail})"
         body = visible_text(kb.declines[decision.detail].reply or kb.message("fallback"))
