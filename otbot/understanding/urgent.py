@@ -133,7 +133,7 @@ class _PhraseFinder:
         return found
 
 
-Item = tuple[Phrase, ...]  # the phrases any one of which satisfies an item of a combination
+Item = frozenset[Phrase]  # the phrases any one of which satisfies an item of a combination
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class _Compiled:
     unless: Item
 
     def occurs(self, places: list[list[Span]], calm: list[Span], now: list[int],
-               negations: Iterable[int] = ()) -> bool:
+               negations: list[int]) -> bool:
         """Whether one place of each item lies within the window, with no calm context by it
         (one with a word of the present, at `now`, between it and the match is not by it),
         and no item denied by a negation just before it (ending at one of `negations`).
@@ -168,7 +168,7 @@ class _Compiled:
     def phrases(self) -> set[Phrase]:
         """Every phrase the kind looks for."""
         return {p for combination in self.combinations for item in combination for p in item
-                } | set(self.unless)
+                } | self.unless
 
 
 def _denied(chosen: tuple[Span, ...], negations: Iterable[int]) -> bool:
@@ -224,7 +224,7 @@ class UrgentDetector:
         calm = tuple(_phrase(p) for p in urgent.calm)
 
         def item(text: str) -> Item:
-            return cues.get(text) or tuple(_phrase(alt) for alt in text.split("|"))
+            return frozenset(cues.get(text) or (_phrase(alt) for alt in text.split("|")))
 
         self._anywhere = frozenset(p for text in urgent.calm_anywhere for p in item(text))
         self._present = frozenset(_phrase(p) for p in urgent.present)
@@ -232,7 +232,7 @@ class UrgentDetector:
         self._calm = self._anywhere | set(calm)
         self._kinds = [
             _Compiled(kind, tuple(tuple(item(part) for part in combo) for combo in kind.when),
-                      tuple(p for text in kind.unless for p in item(text)) + calm)
+                      frozenset(p for text in kind.unless for p in item(text)) | set(calm))
             for kind in urgent.kinds
         ]
         phrases = set().union(*(c.phrases() for c in self._kinds), self._anywhere,
@@ -242,8 +242,7 @@ class UrgentDetector:
         # for, coded number * stride + item. A message holds a few dozen phrases, each in up
         # to hundreds of items: numpy counts the items found per combination in one go, and
         # only the few combinations found complete are read closely.
-        self._combinations = [(k, tuple(frozenset(alternatives) for alternatives in combo))
-                              for k, compiled in enumerate(self._kinds)
+        self._combinations = [(k, combo) for k, compiled in enumerate(self._kinds)
                               for combo in compiled.combinations]
         self._stride = 1 + max((len(c) for _, c in self._combinations), default=0)
         codes: dict[Phrase, list[int]] = {}
@@ -255,7 +254,6 @@ class UrgentDetector:
                        for phrase, listed in codes.items()}
         # An empty combination is never complete.
         self._sizes = np.array([len(c) or -1 for _, c in self._combinations], dtype=np.int64)
-        self._unless = [frozenset(compiled.unless) for compiled in self._kinds]
         self._whole = [self._kinds[k].kind.whole_message for k, _ in self._combinations]
         self._emergency = {k.id for k in urgent.kinds if k.level is Level.EMERGENCY}
         self._doctor = next((k.id for k in urgent.kinds if k.level is Level.SOON), None)
@@ -338,7 +336,7 @@ class UrgentDetector:
                 continue
             places = [[span for phrase in found.keys() & alternatives for span in found[phrase]]
                       for alternatives in combination]
-            calm = [span for phrase in found.keys() & self._unless[k] for span in found[phrase]]
+            calm = [span for phrase in found.keys() & compiled.unless for span in found[phrase]]
             if all(places) and compiled.occurs(places, calm, now, negations):
                 fired.add(compiled.kind.id)
 
