@@ -151,8 +151,9 @@ def test_general_question_is_not_urgent(matcher: Matcher, text: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "urgent"), [
-    ("she is not choking, she just gags on lumpy food", False),
-    ("my son isn't having a seizure, the EEG was normal, can OT help his focus?", False),
+    # Both raised the alarm before negations were read.
+    ("my son was not choking, it was a cough", False),
+    ("she has not swallowed any magnets, I counted them", False),
     ("my baby is not breathing", True),
     ("he's not responding to me", True),
     ("she has not woken up since she hit her head", True),
